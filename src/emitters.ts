@@ -1,0 +1,172 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Namespace, Server } from 'socket.io'
+import { invalidEvent, type EventValidationIssue } from './errors.ts'
+import { assertRoutable, assertValidEvent } from './event-validation.ts'
+import type { ReplayStore, UnrecordedAgentEvent } from './replay/replay-store.ts'
+import { userRoom } from './rooms.ts'
+import {
+  WIRE_EVENT_NAMES,
+  type AgentErrorEvent,
+  type AgentEvent,
+  type AgentEventType,
+  type AgentResultEvent,
+  type AgentThoughtEvent,
+  type AgentToolCallEvent,
+  type ErrorData,
+  type RecordedAgentEvent,
+  type ResultData,
+  type ToolCallData,
+} from './schemas/index.ts'
+import { identityOf } from './socket-identity.ts'
+import type { WorkflowChannels } from './workflow-channels.ts'
+
+/**
+ * Where an event goes. Without it, to the workflow's subscribers, recorded with `seq` and `id`.
+ * With `socketId` or `userId`, only there, not recorded, without `seq` or `id`.
+ */
+export type EmitTarget = { socketId: string; userId?: never } | { userId: string; socketId?: never }
+
+export interface AgentEventInput<Kind extends AgentEventType = AgentEventType> {
+  type: Kind
+  workflowId: string
+  data: Extract<AgentEvent, { type: Kind }>['data']
+}
+
+export interface HistoryOptions {
+  /** Events with a greater `seq`. Default 0. */
+  afterSeq?: number
+  /** At most this many, the oldest first. Default 100. */
+  limit?: number
+}
+
+export interface HistoryPage {
+  events: RecordedAgentEvent[]
+  lastSeq: number
+  truncated: boolean
+}
+
+/** `fastify.agentEvents`. */
+export interface AgentEventsDecorator {
+  emitThought(workflowId: string, content: string, target?: EmitTarget): Promise<AgentThoughtEvent>
+  emitToolCall(workflowId: string, data: ToolCallData, target?: EmitTarget): Promise<AgentToolCallEvent>
+  emitResult(workflowId: string, data: ResultData, target?: EmitTarget): Promise<AgentResultEvent>
+  emitError(workflowId: string, data: ErrorData, target?: EmitTarget): Promise<AgentErrorEvent>
+  emit<Kind extends AgentEventType>(event: AgentEventInput<Kind>, target?: EmitTarget): Promise<Extract<AgentEvent, { type: Kind }>>
+  /** Read the replay buffer: the first `limit` events after `afterSeq`. */
+  history(workflowId: string, options?: HistoryOptions): Promise<HistoryPage>
+  /** Authenticated sockets on this node. */
+  getConnectedCount(): number
+  /** The user id of a socket connected to this node. */
+  getUserId(socketId: string): string | undefined
+  /** The Socket.IO server: an escape hatch. */
+  readonly io: Server
+}
+
+export interface EmitterDependencies {
+  io: Server
+  namespace: Namespace
+  store: ReplayStore
+  channels: WorkflowChannels
+  validate: boolean
+  log: FastifyBaseLogger
+}
+
+const INPUT_KEYS: ReadonlySet<string> = new Set(['type', 'workflowId', 'data'])
+const HISTORY_LIMIT = { default: 100, max: 1000 } as const
+
+function assertTarget(target: unknown): asserts target is EmitTarget | undefined {
+  if (target === undefined) return
+  const issues: EventValidationIssue[] = []
+  if (typeof target !== 'object' || target === null) {
+    issues.push({ field: 'target', message: 'must be { socketId } or { userId }' })
+  } else {
+    const { socketId, userId } = target as Record<string, unknown>
+    const given = [socketId, userId].filter((value) => value !== undefined)
+    if (given.length !== 1 || given.some((value) => typeof value !== 'string' || value.length === 0)) {
+      issues.push({ field: 'target', message: 'must be { socketId } or { userId }, with one non-empty string' })
+    }
+  }
+  if (issues.length > 0) throw invalidEvent(issues)
+}
+
+export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorator {
+  const { io, namespace, store, channels, validate, log } = deps
+
+  async function emit(input: AgentEventInput, target?: EmitTarget): Promise<AgentEvent> {
+    if (typeof input !== 'object' || input === null) {
+      throw invalidEvent([{ field: '(event)', message: 'must be an object { type, workflowId, data }' }])
+    }
+    const unknownKey = Object.keys(input).find((key) => !INPUT_KEYS.has(key))
+    if (unknownKey !== undefined) {
+      throw invalidEvent([{ field: unknownKey, message: 'is not a field of an event: put it inside data' }])
+    }
+    assertRoutable(input)
+    assertTarget(target)
+    const event = {
+      type: input.type,
+      workflowId: input.workflowId,
+      data: input.data,
+      timestamp: new Date().toISOString(),
+    } as UnrecordedAgentEvent
+    if (validate) assertValidEvent(event)
+    const wireName = WIRE_EVENT_NAMES[event.type]
+
+    if (target !== undefined) {
+      const room = target.socketId ?? userRoom(target.userId as string)
+      try {
+        namespace.to(room).emit(wireName, event)
+      } catch (error) {
+        log.error({ err: error, workflowId: event.workflowId, type: event.type }, 'direct event not delivered')
+      }
+      return event as AgentEvent
+    }
+
+    let recorded: RecordedAgentEvent
+    try {
+      recorded = await store.append(event)
+    } catch (error) {
+      // The run goes on: the event is logged as lost for replay and reaches nobody out of order.
+      log.error({ err: error, workflowId: event.workflowId, type: event.type }, 'event not recorded: replay store failed')
+      return event as AgentEvent
+    }
+    try {
+      channels.deliver(recorded)
+    } catch (error) {
+      log.error({ err: error, workflowId: recorded.workflowId, seq: recorded.seq }, 'event recorded but not delivered')
+    }
+    return recorded
+  }
+
+  return {
+    emitThought: (workflowId, content, target) =>
+      emit({ type: 'thought', workflowId, data: { content } }, target) as Promise<AgentThoughtEvent>,
+    emitToolCall: (workflowId, data, target) =>
+      emit({ type: 'tool_call', workflowId, data }, target) as Promise<AgentToolCallEvent>,
+    emitResult: (workflowId, data, target) =>
+      emit({ type: 'result', workflowId, data }, target) as Promise<AgentResultEvent>,
+    emitError: (workflowId, data, target) =>
+      emit({ type: 'error', workflowId, data }, target) as Promise<AgentErrorEvent>,
+    emit: emit as AgentEventsDecorator['emit'],
+
+    async history(workflowId, options = {}) {
+      assertRoutable({ type: 'thought', workflowId })
+      const afterSeq = options.afterSeq ?? 0
+      const limit = options.limit ?? HISTORY_LIMIT.default
+      if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
+        throw invalidEvent([{ field: 'afterSeq', message: 'must be an integer >= 0' }])
+      }
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > HISTORY_LIMIT.max) {
+        throw invalidEvent([{ field: 'limit', message: `must be an integer from 1 to ${HISTORY_LIMIT.max}` }])
+      }
+      const range = await store.read(workflowId, { afterSeq, limit })
+      return { events: range.events, lastSeq: range.lastSeq, truncated: range.truncated }
+    },
+
+    getConnectedCount: () => namespace.sockets.size,
+    getUserId: (socketId) => {
+      const socket = namespace.sockets.get(socketId)
+      return socket === undefined ? undefined : identityOf(socket)?.userId
+    },
+    io,
+  }
+}

@@ -1,0 +1,40 @@
+import createError from '@fastify/error'
+
+// One catalogue of the plugin's own error codes. They are created at module level (not inside
+// the plugin function) so that users can import them and test `err instanceof` or `err.code`.
+
+/** A registration option is missing its mark; the message names the option. */
+export const InvalidOptionError = createError<[string, string]>(
+  'FST_AGENT_EVENTS_INVALID_OPTION',
+  'Invalid fastify-agent-events option "%s": %s',
+  500,
+  TypeError,
+)
+
+/** `@fastify/jwt` was not registered before the plugin. */
+export const MissingJwtError = createError(
+  'FST_AGENT_EVENTS_MISSING_JWT',
+  'fastify-agent-events needs @fastify/jwt: register it (with the same secret as your REST routes) before this plugin',
+  500,
+)
+
+/** An emitted event does not match its schema; `validation` lists each offending field. */
+export const InvalidEventError = createError<[string]>(
+  'FST_AGENT_EVENTS_INVALID_EVENT',
+  'Invalid agent event: %s',
+  400,
+  TypeError,
+)
+
+/** Shape of one entry of `InvalidEventError#validation`. */
+export interface EventValidationIssue {
+  /** JSON pointer of the offending field, from the event's root: `/data/tool_name`. */
+  field: string
+  message: string
+}
+
+/** An `InvalidEventError` whose message and `validation` list every offending field. */
+export function invalidEvent(issues: EventValidationIssue[]): Error & { validation: EventValidationIssue[] } {
+  const error = new InvalidEventError(issues.map((issue) => `${issue.field} ${issue.message}`).join('; '))
+  return Object.assign(error, { validation: issues })
+}

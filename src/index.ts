@@ -1,0 +1,31 @@
+import { fastifyAgentEvents } from './plugin.ts'
+
+export default fastifyAgentEvents
+export { fastifyAgentEvents }
+export type {
+  AgentEventsDecorator,
+  AgentEventInput,
+  EmitTarget,
+  HistoryOptions,
+  HistoryPage,
+} from './emitters.ts'
+export type {
+  AgentEventsOptions,
+  AgentEventsUser,
+  AuthorizeContext,
+  AuthorizeHook,
+  RateLimitRule,
+  TokenSource,
+} from './options.ts'
+export { DEFAULTS } from './options.ts'
+export { InvalidOptionError, InvalidEventError, MissingJwtError, type EventValidationIssue } from './errors.ts'
+export type { ReplayStore, ReplayRange, ReplayReadOptions, UnrecordedAgentEvent } from './replay/replay-store.ts'
+export {
+  memoryReplayStore,
+  MEMORY_STORE_DEFAULTS,
+  type MemoryReplayStore,
+  type MemoryReplayStoreOptions,
+  type MemoryReplayStoreStats,
+} from './replay/memory-replay-store.ts'
+export type { Duration } from './replay/duration.ts'
+export * from './schemas/index.ts'

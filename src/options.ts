@@ -1,0 +1,286 @@
+import type { FastifyJWT } from '@fastify/jwt'
+import type { ServerOptions, Socket } from 'socket.io'
+import { InvalidOptionError } from './errors.ts'
+import { type Duration, durationToMs } from './replay/duration.ts'
+import { MEMORY_STORE_DEFAULTS, memoryReplayStore } from './replay/memory-replay-store.ts'
+import type { ReplayStore } from './replay/replay-store.ts'
+
+/** The JWT payload as the app typed it through `@fastify/jwt`'s `FastifyJWT` interface. */
+export type AgentEventsUser = FastifyJWT extends { user: infer User } ? User : Record<string, unknown>
+
+export type TokenSource = 'auth' | 'header' | 'cookie'
+
+export interface AuthorizeContext {
+  user: AgentEventsUser
+  userId: string
+  workflowId: string
+  socket: Socket
+}
+
+/** May this user follow this workflow? Throwing, rejecting or timing out denies. */
+export type AuthorizeHook = (context: AuthorizeContext) => boolean | Promise<boolean>
+
+export interface RateLimitRule {
+  max: number
+  timeWindow: Duration
+}
+
+export interface AgentEventsOptions {
+  /** Socket.IO path; must start with `/`; a trailing `/` is dropped. Default `'/socket.io'`. */
+  path?: string
+  /** Socket.IO namespace that the plugin owns. Default `'/'`. */
+  namespace?: string
+  /** Cross-origin policy as Socket.IO takes it. Default: same-origin only. */
+  cors?: { origin?: string | string[]; credentials?: boolean }
+  auth?: {
+    /** Where the JWT is read, in order. Default `['auth', 'header']`; query strings never. */
+    tokenFrom?: TokenSource[]
+    /** Claim that names the user. Default `'sub'`. */
+    userIdClaim?: string
+    /** Passed to `fastify.jwt.verify` (algorithms, allowed audiences, issuers…). */
+    verify?: Record<string, unknown>
+    /** Refuse tokens without `exp`. Default `true`. */
+    requireExp?: boolean
+  }
+  /** May this user follow this workflow? Default: every authenticated user (a warning is logged). */
+  authorize?: AuthorizeHook
+  /** Handshake and message limits, or `false` for none. */
+  rateLimit?: false | { connection?: RateLimitRule; message?: RateLimitRule }
+  /** Per-workflow replay buffer, or `false` for none. */
+  replay?: false | { maxEvents?: number; ttl?: Duration; maxWorkflows?: number; store?: ReplayStore }
+  /** An `authorize` call slower than this (ms) denies. Default 5000. */
+  authorizeTimeout?: number
+  /** Workflows one socket may follow at once. Default 100. */
+  maxSubscriptions?: number
+  /** Unsent bytes after which a socket is disconnected as a slow consumer. Default 1 MiB. */
+  maxBufferedBytes?: number
+  /** Validate every emitted event against its schema. Default `true`. */
+  validate?: boolean
+  /** Passed through to the Socket.IO `Server`. */
+  socketio?: Partial<ServerOptions>
+}
+
+export const DEFAULTS = Object.freeze({
+  path: '/socket.io',
+  namespace: '/',
+  tokenFrom: Object.freeze(['auth', 'header'] as const),
+  userIdClaim: 'sub',
+  requireExp: true,
+  rateLimit: Object.freeze({
+    connection: Object.freeze({ max: 60, timeWindow: '1 minute' }),
+    message: Object.freeze({ max: 100, timeWindow: '10 seconds' }),
+  }),
+  authorizeTimeout: 5000,
+  maxSubscriptions: 100,
+  maxBufferedBytes: 1_048_576,
+  maxHttpBufferSize: 100_000,
+})
+
+export interface ResolvedRateLimitRule {
+  max: number
+  timeWindowMs: number
+}
+
+export interface ResolvedOptions {
+  path: string
+  namespace: string
+  cors: { origin?: string | string[]; credentials?: boolean } | undefined
+  tokenFrom: readonly TokenSource[]
+  userIdClaim: string
+  verify: Record<string, unknown>
+  requireExp: boolean
+  authorize: AuthorizeHook | undefined
+  rateLimit: false | { connection: ResolvedRateLimitRule; message: ResolvedRateLimitRule }
+  replayEnabled: boolean
+  store: ReplayStore
+  /** The plugin made the store, so the plugin closes it. */
+  ownsStore: boolean
+  authorizeTimeout: number
+  maxSubscriptions: number
+  maxBufferedBytes: number
+  validate: boolean
+  socketio: Partial<ServerOptions>
+}
+
+const TOKEN_SOURCES: ReadonlySet<string> = new Set<TokenSource>(['auth', 'header', 'cookie'])
+const PATH_PATTERN = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%-]*(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/
+
+function fail(option: string, reason: string): never {
+  throw new InvalidOptionError(option, reason)
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function optionalObject(value: unknown, option: string): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (!isPlainObject(value)) fail(option, 'must be an object')
+  return value
+}
+
+function positiveInteger(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    fail(option, 'must be a positive integer')
+  }
+  return value
+}
+
+function optionalBoolean(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') fail(option, 'must be a boolean')
+  return value
+}
+
+/** `/ws` and `/ws/` both mean `/ws`; anything that is not an absolute, plain path is refused. */
+export function normalizePath(value: unknown): string {
+  if (value === undefined) return DEFAULTS.path
+  if (typeof value !== 'string') fail('path', 'must be a string starting with "/"')
+  const trimmed = value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
+  const segments = trimmed.split('/')
+  if (
+    !trimmed.startsWith('/') ||
+    !PATH_PATTERN.test(trimmed) ||
+    segments.some((segment) => segment === '.' || segment === '..') ||
+    trimmed === '/'
+  ) {
+    fail('path', `"${value}" is not an absolute path such as "/ws"`)
+  }
+  return trimmed
+}
+
+function resolveNamespace(value: unknown): string {
+  if (value === undefined) return DEFAULTS.namespace
+  if (typeof value !== 'string' || !/^\/[A-Za-z0-9._~-]*(\/[A-Za-z0-9._~-]+)*$/.test(value)) {
+    fail('namespace', 'must be a string such as "/" or "/agents"')
+  }
+  return value
+}
+
+function resolveCors(value: unknown): ResolvedOptions['cors'] {
+  if (value === undefined) return undefined
+  if (!isPlainObject(value)) fail('cors', 'must be an object { origin, credentials }')
+  const { origin, credentials } = value
+  const origins = typeof origin === 'string' ? [origin] : origin
+  if (origins !== undefined) {
+    if (!Array.isArray(origins) || origins.some((entry) => typeof entry !== 'string' || !isOrigin(entry))) {
+      fail('cors.origin', 'must be an origin or a list of origins such as "https://app.example.com"')
+    }
+  }
+  if (credentials !== undefined && typeof credentials !== 'boolean') fail('cors.credentials', 'must be a boolean')
+  const resolved: { origin?: string | string[]; credentials?: boolean } = {}
+  if (origin !== undefined) resolved.origin = origin as string | string[]
+  if (credentials !== undefined) resolved.credentials = credentials
+  return resolved
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value
+  } catch {
+    return false
+  }
+}
+
+function resolveRateLimitRule(value: unknown, option: string, fallback: RateLimitRule): ResolvedRateLimitRule {
+  const rule = value === undefined ? fallback : value
+  if (!isPlainObject(rule)) fail(option, 'must be an object { max, timeWindow }')
+  const max = positiveInteger(rule.max, `${option}.max`, fallback.max)
+  const timeWindow = rule.timeWindow ?? fallback.timeWindow
+  const timeWindowMs =
+    typeof timeWindow === 'number' || typeof timeWindow === 'string' ? durationToMs(timeWindow) : undefined
+  if (timeWindowMs === undefined) fail(`${option}.timeWindow`, 'must be milliseconds or a duration such as "1 minute"')
+  return { max, timeWindowMs }
+}
+
+function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
+  if (value === false) return false
+  const rateLimit = optionalObject(value, 'rateLimit')
+  return {
+    connection: resolveRateLimitRule(rateLimit.connection, 'rateLimit.connection', DEFAULTS.rateLimit.connection),
+    message: resolveRateLimitRule(rateLimit.message, 'rateLimit.message', DEFAULTS.rateLimit.message),
+  }
+}
+
+function isReplayStore(value: unknown): value is ReplayStore {
+  if (typeof value !== 'object' || value === null) return false
+  const candidate = value as Record<string, unknown>
+  return ['append', 'read', 'close'].every((method) => typeof candidate[method] === 'function')
+}
+
+function resolveReplay(value: unknown): Pick<ResolvedOptions, 'replayEnabled' | 'store' | 'ownsStore'> {
+  // With replay off, events still get `seq` numbers: the store then keeps counters, no events.
+  if (value === false) return { replayEnabled: false, store: memoryReplayStore({ maxEvents: 0 }), ownsStore: true }
+  const replay = optionalObject(value, 'replay')
+  if (replay.store !== undefined) {
+    if (!isReplayStore(replay.store)) fail('replay.store', 'must implement ReplayStore (append, read, close)')
+    for (const key of ['maxEvents', 'ttl', 'maxWorkflows']) {
+      if (replay[key] !== undefined) fail(`replay.${key}`, 'belongs to the store: pass it to the store you give as replay.store')
+    }
+    return { replayEnabled: true, store: replay.store, ownsStore: false }
+  }
+  const maxEvents = positiveInteger(replay.maxEvents, 'replay.maxEvents', MEMORY_STORE_DEFAULTS.maxEvents)
+  const maxWorkflows = positiveInteger(replay.maxWorkflows, 'replay.maxWorkflows', MEMORY_STORE_DEFAULTS.maxWorkflows)
+  const ttl = replay.ttl ?? MEMORY_STORE_DEFAULTS.ttl
+  if ((typeof ttl !== 'number' && typeof ttl !== 'string') || durationToMs(ttl) === undefined) {
+    fail('replay.ttl', 'must be milliseconds or a duration such as "1 hour"')
+  }
+  return { replayEnabled: true, store: memoryReplayStore({ maxEvents, ttl, maxWorkflows }), ownsStore: true }
+}
+
+function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userIdClaim' | 'verify' | 'requireExp'> {
+  const auth = optionalObject(value, 'auth')
+  let tokenFrom: readonly TokenSource[] = DEFAULTS.tokenFrom
+  if (auth.tokenFrom !== undefined) {
+    const sources = auth.tokenFrom
+    if (
+      !Array.isArray(sources) ||
+      sources.length === 0 ||
+      sources.some((source) => typeof source !== 'string' || !TOKEN_SOURCES.has(source))
+    ) {
+      fail('auth.tokenFrom', 'must be a non-empty list of "auth", "header" or "cookie" (query strings are never read)')
+    }
+    tokenFrom = [...new Set(sources as TokenSource[])]
+  }
+  const userIdClaim = auth.userIdClaim ?? DEFAULTS.userIdClaim
+  if (typeof userIdClaim !== 'string' || userIdClaim.length === 0) fail('auth.userIdClaim', 'must be a non-empty string')
+  const verify = optionalObject(auth.verify, 'auth.verify')
+  return { tokenFrom, userIdClaim, verify, requireExp: optionalBoolean(auth.requireExp, 'auth.requireExp', DEFAULTS.requireExp) }
+}
+
+/** Check every option before anything else happens; a bad one throws `FST_AGENT_EVENTS_INVALID_OPTION`. */
+export function resolveOptions(raw: unknown): ResolvedOptions {
+  const options = optionalObject(raw, 'options')
+  const known = new Set([
+    'path', 'namespace', 'cors', 'auth', 'authorize', 'rateLimit', 'replay', 'authorizeTimeout',
+    'maxSubscriptions', 'maxBufferedBytes', 'validate', 'socketio',
+  ])
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) fail(key, 'is not an option of fastify-agent-events')
+  }
+  if (options.authorize !== undefined && typeof options.authorize !== 'function') {
+    fail('authorize', 'must be a function ({ user, userId, workflowId, socket }) => boolean | Promise<boolean>')
+  }
+  const socketio = optionalObject(options.socketio, 'socketio')
+  if (socketio.path !== undefined) fail('socketio.path', 'use the plugin\'s own "path" option')
+  if (socketio.cors !== undefined) fail('socketio.cors', 'use the plugin\'s own "cors" option')
+  if (socketio.allowRequest !== undefined) fail('socketio.allowRequest', 'is owned by the plugin (path and origin checks)')
+  return {
+    path: normalizePath(options.path),
+    namespace: resolveNamespace(options.namespace),
+    cors: resolveCors(options.cors),
+    ...resolveAuth(options.auth),
+    authorize: options.authorize as AuthorizeHook | undefined,
+    rateLimit: resolveRateLimit(options.rateLimit),
+    authorizeTimeout: positiveInteger(options.authorizeTimeout, 'authorizeTimeout', DEFAULTS.authorizeTimeout),
+    maxSubscriptions: positiveInteger(options.maxSubscriptions, 'maxSubscriptions', DEFAULTS.maxSubscriptions),
+    maxBufferedBytes: positiveInteger(options.maxBufferedBytes, 'maxBufferedBytes', DEFAULTS.maxBufferedBytes),
+    validate: optionalBoolean(options.validate, 'validate', true),
+    socketio: { maxHttpBufferSize: DEFAULTS.maxHttpBufferSize, ...socketio } as Partial<ServerOptions>,
+    // Last: the only step with a side effect (a memory store's sweep timer), so it never runs
+    // for options that fail above.
+    ...resolveReplay(options.replay),
+  }
+}

@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { createAgentEvents, type AgentEventsDecorator } from './emitters.ts'
+import { MissingJwtError } from './errors.ts'
+import { createHandshakeAuthenticator } from './handshake-auth.ts'
+import { resolveOptions, type AgentEventsOptions } from './options.ts'
+import { userRoom } from './rooms.ts'
+import { identityOf } from './socket-identity.ts'
+import { attachSocketServer, exactPathCheck } from './socket-server.ts'
+import { handleSubscriptions } from './subscription-handlers.ts'
+import { WorkflowChannels } from './workflow-channels.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    agentEvents: AgentEventsDecorator
+  }
+}
+
+async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOptions): Promise<void> {
+  const options = resolveOptions(rawOptions)
+  const log = fastify.log.child({ plugin: 'fastify-agent-events' })
+  try {
+    if (typeof (fastify as { jwt?: { verify?: unknown } }).jwt?.verify !== 'function') throw new MissingJwtError()
+    if (options.authorize === undefined) {
+      log.warn('no authorize hook given: every authenticated user may follow every workflow')
+    }
+    const { io, ownsServer } = attachSocketServer(fastify, options, [exactPathCheck(options.path)])
+    const namespace = io.of(options.namespace)
+    const channels = new WorkflowChannels(namespace, options.store, options.replayEnabled, log)
+
+    namespace.use(createHandshakeAuthenticator(fastify, options, log))
+    namespace.on('connection', (socket) => {
+      const identity = identityOf(socket)
+      if (identity === undefined) return void socket.disconnect(true)
+      void socket.join(userRoom(identity.userId))
+      handleSubscriptions(socket, channels, options, log)
+    })
+
+    fastify.decorate('agentEvents', createAgentEvents({
+      io,
+      namespace,
+      store: options.store,
+      channels,
+      validate: options.validate,
+      log,
+    }))
+
+    // Fastify's close() waits for open connections: tell this node's clients, then let them go.
+    // Only local sockets: with a cluster adapter, namespace-wide calls would reach other nodes too.
+    fastify.addHook('preClose', (done) => {
+      for (const socket of namespace.sockets.values()) {
+        socket.emit('server:shutdown', { reconnect: true })
+        socket.disconnect(true)
+      }
+      done()
+    })
+    fastify.addHook('onClose', async () => {
+      channels.close()
+      // io.close() also closes engine.io's clients, including long-polling ones whose timers
+      // would otherwise keep the process alive.
+      if (ownsServer) await io.close()
+      if (options.ownsStore) await options.store.close()
+    })
+  } catch (error) {
+    if (options.ownsStore) await options.store.close()
+    throw error
+  }
+}
+
+/** The Fastify plugin. Register `@fastify/jwt` first. */
+export const fastifyAgentEvents = fp(agentEvents, {
+  fastify: '5.x',
+  name: 'fastify-agent-events',
+  dependencies: ['@fastify/jwt'],
+})

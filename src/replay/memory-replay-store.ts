@@ -1,0 +1,140 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { RecordedAgentEvent } from '../schemas/index.ts'
+import { type Duration, durationToMs } from './duration.ts'
+import { EventRing } from './event-ring.ts'
+import type { ReplayRange, ReplayReadOptions, ReplayStore, UnrecordedAgentEvent } from './replay-store.ts'
+
+export interface MemoryReplayStoreOptions {
+  /** Events kept per workflow; the oldest go first. 0 keeps none (sequence numbers only). Default 1000. */
+  maxEvents?: number
+  /** How long an event is kept, and how long an idle workflow is remembered. Default `'1 hour'`. */
+  ttl?: Duration
+  /** Workflows remembered at once; the least recently used go first. Default 10,000. */
+  maxWorkflows?: number
+}
+
+export const MEMORY_STORE_DEFAULTS = Object.freeze({
+  maxEvents: 1000,
+  ttl: '1 hour',
+  maxWorkflows: 10_000,
+})
+
+interface WorkflowBuffer {
+  epoch: string
+  lastSeq: number
+  lastWriteAt: number
+  ring: EventRing
+}
+
+/** What the store holds right now, for tests and metrics. */
+export interface MemoryReplayStoreStats {
+  workflows: number
+  events: number
+}
+
+export interface MemoryReplayStore extends ReplayStore {
+  stats(): MemoryReplayStoreStats
+}
+
+/**
+ * The default replay store: one process, bounded by events per workflow, by age and by number of
+ * workflows (least recently used first). Its life is the process's: a restart is a new epoch.
+ */
+export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): MemoryReplayStore {
+  const maxEvents = options.maxEvents ?? MEMORY_STORE_DEFAULTS.maxEvents
+  const maxWorkflows = options.maxWorkflows ?? MEMORY_STORE_DEFAULTS.maxWorkflows
+  const ttlMs = durationToMs(options.ttl ?? MEMORY_STORE_DEFAULTS.ttl)
+  if (!Number.isSafeInteger(maxEvents) || maxEvents < 0) {
+    throw new RangeError('memoryReplayStore: maxEvents must be an integer >= 0')
+  }
+  if (!Number.isSafeInteger(maxWorkflows) || maxWorkflows < 1) {
+    throw new RangeError('memoryReplayStore: maxWorkflows must be an integer >= 1')
+  }
+  if (ttlMs === undefined) throw new RangeError('memoryReplayStore: ttl must be a positive duration')
+
+  // Map iteration order is insertion order: re-inserting on use keeps the least recently used first.
+  const buffers = new Map<string, WorkflowBuffer>()
+  const storeEpoch = randomBytes(6).toString('base64url')
+  // Each forgotten workflow bumps the generation, so a workflow that is forgotten and later
+  // written again gets an epoch that differs from any epoch a client saw for it before.
+  let generation = 0
+  let closed = false
+  const currentEpoch = (): string => `${storeEpoch}.${generation.toString(36)}`
+
+  function forget(workflowId: string): void {
+    if (buffers.delete(workflowId)) generation++
+  }
+
+  function isExpired(buffer: WorkflowBuffer, now: number): boolean {
+    return now - buffer.lastWriteAt >= ttlMs!
+  }
+
+  function live(workflowId: string, now: number): WorkflowBuffer | undefined {
+    const buffer = buffers.get(workflowId)
+    if (buffer === undefined) return undefined
+    if (isExpired(buffer, now)) {
+      forget(workflowId)
+      return undefined
+    }
+    buffer.ring.dropOlderThan(now - ttlMs!)
+    buffers.delete(workflowId)
+    buffers.set(workflowId, buffer)
+    return buffer
+  }
+
+  // Idle workflows are also swept on a timer, so memory is bounded even when nobody reads them.
+  const sweepEveryMs = Math.min(ttlMs, 60_000)
+  const sweeper = setInterval(() => {
+    const now = Date.now()
+    for (const [workflowId, buffer] of buffers) {
+      if (isExpired(buffer, now)) forget(workflowId)
+      else buffer.ring.dropOlderThan(now - ttlMs)
+    }
+  }, sweepEveryMs)
+  sweeper.unref()
+
+  return {
+    async append(event: UnrecordedAgentEvent): Promise<RecordedAgentEvent> {
+      if (closed) throw new Error('memoryReplayStore is closed')
+      const now = Date.now()
+      let buffer = live(event.workflowId, now)
+      if (buffer === undefined) {
+        buffer = { epoch: currentEpoch(), lastSeq: 0, lastWriteAt: now, ring: new EventRing(maxEvents) }
+        buffers.set(event.workflowId, buffer)
+        if (buffers.size > maxWorkflows) {
+          const leastRecent = buffers.keys().next().value
+          if (leastRecent !== undefined) forget(leastRecent)
+        }
+      }
+      buffer.lastSeq++
+      buffer.lastWriteAt = now
+      const recorded = { ...event, seq: buffer.lastSeq, id: randomUUID() } as RecordedAgentEvent
+      buffer.ring.push(recorded, now)
+      return recorded
+    },
+
+    async read(workflowId: string, { afterSeq, limit }: ReplayReadOptions): Promise<ReplayRange> {
+      const buffer = live(workflowId, Date.now())
+      if (buffer === undefined) return { events: [], lastSeq: 0, epoch: currentEpoch(), truncated: false }
+      const firstHeld = buffer.ring.firstSeq ?? buffer.lastSeq + 1
+      return {
+        events: buffer.ring.after(afterSeq, limit),
+        lastSeq: buffer.lastSeq,
+        epoch: buffer.epoch,
+        truncated: afterSeq < buffer.lastSeq && afterSeq < firstHeld - 1,
+      }
+    },
+
+    stats(): MemoryReplayStoreStats {
+      let events = 0
+      for (const buffer of buffers.values()) events += buffer.ring.size
+      return { workflows: buffers.size, events }
+    },
+
+    async close(): Promise<void> {
+      closed = true
+      clearInterval(sweeper)
+      buffers.clear()
+    },
+  }
+}

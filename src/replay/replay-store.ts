@@ -1,0 +1,43 @@
+import type { AgentEvent, RecordedAgentEvent } from '../schemas/index.ts'
+
+/** An event as built by an emitter, before the store gives it `seq` and `id`. */
+export type UnrecordedAgentEvent = Omit<AgentEvent, 'seq' | 'id'>
+
+export interface ReplayReadOptions {
+  /** Return events whose `seq` is greater than this; 0 reads from the start. */
+  afterSeq: number
+  /** At most this many events, the oldest first. */
+  limit: number
+}
+
+export interface ReplayRange {
+  /** Events with `seq > afterSeq` still held, ascending and contiguous, at most `limit`. */
+  events: RecordedAgentEvent[]
+  /** Highest `seq` assigned in this epoch; 0 when the workflow has no recorded event. */
+  lastSeq: number
+  /** Names the current life of the workflow's buffer; a new life restarts `seq` at 1. */
+  epoch: string
+  /** Some events with `seq > afterSeq` have already left the buffer (age, size or eviction). */
+  truncated: boolean
+}
+
+/**
+ * Where recorded events get their per-workflow `seq` and wait to be replayed.
+ *
+ * The plugin calls `append` once per workflow event and relies on two properties:
+ * `seq` is assigned atomically (1, 2, 3… per workflow and epoch, never reused within an epoch)
+ * and appends made one after another by one process resolve in that order.
+ * A store passed in by the application is never closed by the plugin; one it created is.
+ *
+ * @example
+ * const store = memoryReplayStore({ maxEvents: 500, ttl: '30 minutes' })
+ * await app.register(agentEvents, { replay: { store } })
+ */
+export interface ReplayStore {
+  /** Record one event: resolves with the event as stored, with its `seq` and a unique `id`. */
+  append(event: UnrecordedAgentEvent): Promise<RecordedAgentEvent>
+  /** Read the events of a workflow after a `seq`, with the facts a subscriber needs. */
+  read(workflowId: string, options: ReplayReadOptions): Promise<ReplayRange>
+  /** Release timers and connections that the store itself opened. */
+  close(): Promise<void>
+}

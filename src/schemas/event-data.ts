@@ -1,0 +1,63 @@
+import Type, { type Static } from 'typebox'
+
+export const ThoughtData = Type.Object(
+  { content: Type.String({ description: 'What the agent is thinking, as text.' }) },
+  {
+    $id: 'AgentThoughtData',
+    description: 'Data of a `thought` event.',
+    examples: [{ content: 'Looking up the order history first.' }],
+  },
+)
+export type ThoughtData = Static<typeof ThoughtData>
+
+export const TOOL_CALL_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const
+export type ToolCallStatus = (typeof TOOL_CALL_STATUSES)[number]
+
+/** Extra keys (progress, arguments, output…) are allowed and travel as given. */
+export const ToolCallData = Type.Object(
+  {
+    tool_name: Type.String({ minLength: 1, description: 'Name of the tool being called.' }),
+    status: Type.Enum(TOOL_CALL_STATUSES, { description: 'Where the call stands.' }),
+    message: Type.Optional(Type.String({ description: 'Human-readable detail.' })),
+  },
+  {
+    $id: 'AgentToolCallData',
+    description: 'Data of a `tool_call` event. Further keys travel with it unchanged.',
+    additionalProperties: true,
+    examples: [
+      { tool_name: 'search_orders', status: 'in_progress', message: 'Querying 3 systems' },
+      { tool_name: 'search_orders', status: 'completed', progress: 1 },
+    ],
+  },
+)
+export type ToolCallData = Static<typeof ToolCallData> & Record<string, unknown>
+
+/** Any object; `status`, `content_type` and `content` are the conventional keys. */
+export const ResultData = Type.Object(
+  {
+    status: Type.Optional(Type.String({ description: 'Outcome, for instance `success`.' })),
+    content_type: Type.Optional(Type.String({ description: 'Media type of `content`.' })),
+    content: Type.Optional(Type.Unknown({ description: 'The result itself.' })),
+  },
+  {
+    $id: 'AgentResultData',
+    description: 'Data of a `result` event: any object, with conventional keys.',
+    additionalProperties: true,
+    examples: [{ status: 'success', content_type: 'text/markdown', content: 'Refund issued.' }],
+  },
+)
+export type ResultData = Static<typeof ResultData> & Record<string, unknown>
+
+export const ErrorData = Type.Object(
+  {
+    code: Type.String({ minLength: 1, description: 'Machine-readable error code.' }),
+    message: Type.String({ description: 'Human-readable explanation.' }),
+    details: Type.Optional(Type.Unknown({ description: 'Anything that helps diagnose it.' })),
+  },
+  {
+    $id: 'AgentErrorData',
+    description: 'Data of an `error` event.',
+    examples: [{ code: 'TOOL_TIMEOUT', message: 'search_orders did not answer in 30 s', details: { tool: 'search_orders' } }],
+  },
+)
+export type ErrorData = Static<typeof ErrorData>

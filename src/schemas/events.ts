@@ -1,0 +1,102 @@
+import Type, { type Static, type TSchema } from 'typebox'
+import { EventId, Seq, Timestamp, WorkflowId } from './common.ts'
+import { ErrorData, ResultData, ThoughtData, ToolCallData } from './event-data.ts'
+
+export const AGENT_EVENT_TYPES = ['thought', 'tool_call', 'result', 'error'] as const
+export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number]
+
+/** Socket.IO event name of each event type. */
+export const WIRE_EVENT_NAMES = {
+  thought: 'agent:thought',
+  tool_call: 'agent:tool_call',
+  result: 'agent:result',
+  error: 'agent:error',
+} as const satisfies Record<AgentEventType, string>
+
+// Recorded events carry `seq` and `id`; direct events (to one socket or user) carry neither,
+// hence the two optional properties rather than two schemas per type.
+function agentEventSchema<const Kind extends AgentEventType, Data extends TSchema>(
+  kind: Kind,
+  id: string,
+  data: Data,
+  example: Record<string, unknown>,
+) {
+  return Type.Object(
+    {
+      type: Type.Literal(kind),
+      workflowId: WorkflowId,
+      data,
+      timestamp: Timestamp,
+      seq: Type.Optional(Seq),
+      id: Type.Optional(EventId),
+    },
+    {
+      $id: id,
+      additionalProperties: false,
+      description: `The \`${WIRE_EVENT_NAMES[kind]}\` event. \`seq\` and \`id\` are present on workflow events and absent on direct ones.`,
+      examples: [
+        {
+          type: kind,
+          workflowId: 'wf-6f1c2d9e',
+          data: example,
+          timestamp: '2026-01-01T12:00:00.000Z',
+          seq: 1,
+          id: '2b7f6c1e-5d7a-4c6b-9a51-0c1f4f8e9d10',
+        },
+      ],
+    },
+  )
+}
+
+export const AgentThoughtEvent = agentEventSchema('thought', 'AgentThoughtEvent', ThoughtData, {
+  content: 'Looking up the order history first.',
+})
+export type AgentThoughtEvent = Static<typeof AgentThoughtEvent>
+
+export const AgentToolCallEvent = agentEventSchema('tool_call', 'AgentToolCallEvent', ToolCallData, {
+  tool_name: 'search_orders',
+  status: 'in_progress',
+})
+export type AgentToolCallEvent = Omit<Static<typeof AgentToolCallEvent>, 'data'> & { data: ToolCallData }
+
+export const AgentResultEvent = agentEventSchema('result', 'AgentResultEvent', ResultData, {
+  status: 'success',
+  content_type: 'text/plain',
+  content: 'Refund issued.',
+})
+export type AgentResultEvent = Omit<Static<typeof AgentResultEvent>, 'data'> & { data: ResultData }
+
+export const AgentErrorEvent = agentEventSchema('error', 'AgentErrorEvent', ErrorData, {
+  code: 'TOOL_TIMEOUT',
+  message: 'search_orders did not answer in 30 s',
+})
+export type AgentErrorEvent = Static<typeof AgentErrorEvent>
+
+export const AgentEvent = Type.Union([AgentThoughtEvent, AgentToolCallEvent, AgentResultEvent, AgentErrorEvent], {
+  $id: 'AgentEvent',
+  description: 'Any agent event.',
+  examples: [
+    {
+      type: 'thought',
+      workflowId: 'wf-6f1c2d9e',
+      data: { content: 'Looking up the order history first.' },
+      timestamp: '2026-01-01T12:00:00.000Z',
+      seq: 1,
+      id: '2b7f6c1e-5d7a-4c6b-9a51-0c1f4f8e9d10',
+    },
+  ],
+})
+export type AgentEvent = AgentThoughtEvent | AgentToolCallEvent | AgentResultEvent | AgentErrorEvent
+
+/** The event of one type, by its `type`. */
+export type AgentEventOf<Kind extends AgentEventType> = Extract<AgentEvent, { type: Kind }>
+
+/** An event as stored for replay: always with `seq` and `id`. */
+export type RecordedAgentEvent = AgentEvent & { seq: number; id: string }
+
+export const EVENT_SCHEMAS = {
+  thought: AgentThoughtEvent,
+  tool_call: AgentToolCallEvent,
+  result: AgentResultEvent,
+  error: AgentErrorEvent,
+} as const

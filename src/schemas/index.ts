@@ -1,0 +1,40 @@
+// Schemas and static types only: this entry point must never import socket.io or fastify,
+// so that a browser bundle or a docs build can use it.
+export { WORKFLOW_ID_PATTERN, WorkflowId } from './common.ts'
+export {
+  ThoughtData,
+  ToolCallData,
+  ResultData,
+  ErrorData,
+  TOOL_CALL_STATUSES,
+  type ToolCallStatus,
+} from './event-data.ts'
+export {
+  AgentThoughtEvent,
+  AgentToolCallEvent,
+  AgentResultEvent,
+  AgentErrorEvent,
+  AgentEvent,
+  AGENT_EVENT_TYPES,
+  WIRE_EVENT_NAMES,
+  EVENT_SCHEMAS,
+  type AgentEventType,
+  type AgentEventOf,
+  type RecordedAgentEvent,
+} from './events.ts'
+export {
+  SubscribeRequest,
+  SubscribeAck,
+  UnsubscribeRequest,
+  UnsubscribeAck,
+  RefreshRequest,
+  RefreshAck,
+  ErrorAck,
+  AuthExpiredNotice,
+  ServerShutdownNotice,
+  CLIENT_ERROR_CODES,
+  HANDSHAKE_ERROR_CODES,
+  type ClientErrorCode,
+  type HandshakeErrorCode,
+} from './protocol.ts'
+export type { ServerToClientEvents, ClientToServerEvents } from './event-maps.ts'
