@@ -1,0 +1,50 @@
+// The smallest useful app: a REST route whose body and response use the shared schemas, and
+// which streams the result to the workflow's subscribers.
+//
+//   npm run demo            then, in another terminal:
+//   curl -s -X POST localhost:3000/token -H 'content-type: application/json' -d '{"userId":"alice"}'
+//   curl -s -X POST localhost:3000/workflows/wf-1/result -H "authorization: Bearer $TOKEN" \
+//        -H 'content-type: application/json' -d '{"status":"success","content":"42"}'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import agentEvents from 'fastify-agent-events'
+import { AgentResultEvent, ResultData, WorkflowId } from 'fastify-agent-events/schemas'
+
+export async function buildBasicApp(options: { secret: string; logger?: boolean }): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? true })
+  await app.register(fastifyJwt, { secret: options.secret })
+  await app.register(agentEvents, {
+    path: '/ws',
+    // Here the user who starts a workflow is its only follower; a real app asks its database.
+    authorize: ({ userId, workflowId }) => workflowId.startsWith(`${userId}-`),
+  })
+
+  // Demo only: issues a short-lived token for any user name. A real app has its own login.
+  app.post<{ Body: { userId: string } }>('/token', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['userId'],
+        properties: { userId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+      },
+    },
+  }, async (req) => ({ token: app.jwt.sign({ sub: req.body.userId }, { expiresIn: '15m' }) }))
+
+  app.post<{ Params: { id: string }; Body: ResultData }>('/workflows/:id/result', {
+    onRequest: (req) => req.jwtVerify(),
+    schema: {
+      params: { type: 'object', required: ['id'], properties: { id: WorkflowId } },
+      body: ResultData,
+      response: { 200: AgentResultEvent },
+    },
+  }, async (req) => app.agentEvents.emitResult(req.params.id, req.body))
+
+  return app
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const app = await buildBasicApp({ secret: process.env.JWT_SECRET ?? 'change-me-in-production-please-32b' })
+  const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT)
+  const address = await app.listen({ port, host: '127.0.0.1' })
+  app.log.info(`fastify-agent-events basic example on ${address} (Socket.IO path /ws)`)
+}
