@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { chromium, type Page, type Route } from 'playwright-core'
+import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client'
 import type { RecordedAgentEvent } from '../src/index.ts'
-import { startDemo } from './demo-loader.ts'
+import { startDemo, type RunningDemo } from './demo-loader.ts'
+import { request, waitFor } from './helpers.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 // Headless, and kept off the network: no updates, no sync, no QUIC probes, no first-run pings.
@@ -138,7 +140,7 @@ async function openBrowser(t: Test): Promise<Page> {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
-    viewport: { width: 960, height: 1000 },
+    viewport: { width: 960, height: 640 },
   })
   t.teardown(async () => {
     await context.close()
@@ -147,13 +149,23 @@ async function openBrowser(t: Test): Promise<Page> {
   return context.pages()[0] ?? context.newPage()
 }
 
+/** A socket.io-client of the test itself, as `token`'s user. */
+async function connectAs(t: Test, demo: RunningDemo, token: string): Promise<ClientSocket> {
+  const socket = ioClient(demo.url, { path: '/ws', auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true })
+  t.teardown(() => {
+    socket.disconnect()
+  })
+  await waitFor(socket, 'connect')
+  return socket
+}
+
 async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true })
   await page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true })
 }
 
 /** Checks the page against the replay buffer and the REST fallback: every event exactly once. */
-async function assertCompleteTimeline(t: Test, page: Page, demo: Awaited<ReturnType<typeof startDemo>>, workflowId: string) {
+async function assertCompleteTimeline(t: Test, page: Page, demo: RunningDemo, workflowId: string) {
   const history = await demo.app.agentEvents.history(workflowId, { limit: 1000 })
   const token = await stored<string>(page, 'token')
   const rest = await demo.app.inject({
@@ -183,7 +195,7 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
   const pageErrors: string[] = []
   page.on('pageerror', (error) => pageErrors.push(error.message))
 
-  t.test('a run that succeeds, with two reloads in the middle', async (t) => {
+  await t.test('a run that succeeds, with two reloads in the middle', async (t) => {
     // Steps 0..14 emit seq 1..15. Hold before seq 6 and before seq 11.
     gates.hold(5)
     gates.hold(10)
@@ -205,38 +217,44 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
     )
     t.equal(await page.textContent('#connection'), 'live')
 
-    // Reload, and hold the new page before it can connect while the run goes on: seq 6..10 are
-    // emitted while no page is listening.
+    // A reload while the run is held: the rows come back from sessionStorage, the page resumes
+    // after seq 5 with nothing to replay, and the rest of the run arrives live.
+    await page.reload()
+    await page.waitForSelector('body[data-connection="live"]')
+    t.match(await summary(page), { resumedAfter: '5', replayed: '0', lastSeq: '5' }, 'resumed with afterSeq from sessionStorage')
+    gates.release(5)
+    await gates.reached(10)
+    await page.waitForSelector('#summary[data-last-seq="10"]')
+    const beforeSecondReload = await rows(page)
+    t.same(beforeSecondReload.flatMap((row) => row.seqs), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'restored and live rows, in order')
+    t.ok(beforeSecondReload.every((row) => !row.replayed), 'nothing was replayed')
+
+    // Reload again, and keep the new page from connecting until the run has ended: seq 11..15
+    // are emitted while no page is listening, and must come back from the replay buffer.
     const bundleRequested = deferred<Route>()
     await page.route('**/ws/socket.io.esm.min.js', (route) => bundleRequested.resolve(route))
     const reloading = page.reload()
     const route = await bundleRequested.promise
-    gates.release(5)
-    await gates.reached(10)
-    t.equal((await demo.app.agentEvents.history(workflowId)).lastSeq, 10, 'the run went on while the page was away')
+    const watcher = await connectAs(t, demo, await stored<string>(page, 'token'))
+    t.match(await request(watcher, 'agent:subscribe', { workflowId, afterSeq: 10 }), { ok: true, lastSeq: 10 })
+    const ended = waitFor(watcher, 'agent:result')
+    gates.release(10)
+    await ended
+    t.equal((await demo.app.agentEvents.history(workflowId)).lastSeq, 15, 'the run ended while the page was away')
     await route.continue()
     await page.unroute('**/ws/socket.io.esm.min.js')
     await reloading
-    await page.waitForSelector('#summary[data-last-seq="10"][data-resumed-after="5"]')
-    await page.waitForSelector('body[data-connection="live"]')
-    t.match(await summary(page), { resumedAfter: '5', replayed: '5', anomalies: '0' }, 'resumed with afterSeq from sessionStorage')
-    const afterFirstReload = await rows(page)
-    t.same(afterFirstReload.flatMap((row) => row.seqs), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'restored and replayed rows, in order')
-    t.same(
-      afterFirstReload.map((row) => row.replayed),
-      [false, false, false, true, true, true],
-      'rows from storage are plain, rows from the replay are marked',
-    )
-
-    // A plain reload while the run is held: nothing to replay, the page picks up live.
-    await page.reload()
-    await page.waitForSelector('body[data-connection="live"]')
-    t.match(await summary(page), { resumedAfter: '10', replayed: '0', lastSeq: '10' })
-    gates.release(10)
     await page.waitForSelector('body[data-run="succeeded"]')
+    await page.waitForSelector('body[data-connection="live"]')
+    t.match(await summary(page), { resumedAfter: '10', replayed: '5', lastSeq: '15' }, 'the missed events were replayed')
 
     await assertCompleteTimeline(t, page, demo, workflowId)
     const final = await rows(page)
+    t.same(
+      final.map((row) => row.replayed),
+      [false, false, false, false, false, false, true, true, true],
+      'rows from storage are plain, rows from the replay are marked',
+    )
     t.equal(final.at(-1)?.type, 'result', 'the result ends the timeline')
     t.match(final.at(-1)?.text, /Refund r-7730/)
     t.equal(await page.$$eval('#timeline > li.result', (items) => items.length), 1, 'one highlighted result')
@@ -247,7 +265,7 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
     await screenshot(page, 'demo-success.png')
   })
 
-  t.test('a run that fails, then a reload with a stale epoch rebuilds the timeline', async (t) => {
+  await t.test('a run that fails, then a reload with a stale epoch rebuilds the timeline', async (t) => {
     await page.click('#run-failure')
     await page.waitForSelector('body[data-run="failed"]')
     const workflowId = await stored<string>(page, 'workflowId')
@@ -274,7 +292,7 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
     t.ok((await rows(page)).every((row) => row.replayed), 'every row came from the replay')
   })
 
-  t.test('the REST fallback is scoped to the run\'s owner', async (t) => {
+  await t.test('the REST fallback is scoped to the run\'s owner', async (t) => {
     const workflowId = await stored<string>(page, 'workflowId')
     const login = await demo.app.inject({ method: 'POST', url: '/login', payload: { username: 'mallory' } })
     const other = await demo.app.inject({

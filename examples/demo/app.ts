@@ -82,6 +82,10 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
+    // Components keep the shared schemas' own names (AgentThoughtEvent…) instead of def-0, def-1…
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`),
+    },
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
   await app.register(agentEvents, {
