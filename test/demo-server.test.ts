@@ -72,7 +72,16 @@ t.test('npm run demo refuses a PORT that is not a port', async (t) => {
 })
 
 t.test('the REST routes and their OpenAPI document', async (t) => {
-  const { app } = await startDemo(t, {})
+  // The run holds before its fourth step, so that the REST route and history() see the same events.
+  let reached!: () => void
+  const held = new Promise<void>((resolve) => { reached = resolve })
+  const { app } = await startDemo(t, {
+    beforeStep: async (_workflowId, stepIndex, signal) => {
+      if (stepIndex !== 3) return
+      reached()
+      await once(signal, 'abort')
+    },
+  })
   const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'ada' } })
   t.equal(login.statusCode, 200)
   const { token, expiresAt } = login.json()
@@ -91,9 +100,13 @@ t.test('the REST routes and their OpenAPI document', async (t) => {
   const { workflowId } = started.json()
   t.match(workflowId, /^wf-/)
 
+  await held
   const page = await app.inject({ method: 'GET', url: `/workflows/${workflowId}/events?afterSeq=0`, headers: auth })
   t.equal(page.statusCode, 200)
   t.same(page.json(), await app.agentEvents.history(workflowId), 'the REST fallback is history()')
+  t.same(page.json().events.map((event: { seq: number }) => event.seq), [1, 2, 3])
+  const after = await app.inject({ method: 'GET', url: `/workflows/${workflowId}/events?afterSeq=1&limit=1`, headers: auth })
+  t.same(after.json().events.map((event: { seq: number }) => event.seq), [2], 'afterSeq and limit page through it')
   t.equal(
     (await app.inject({ method: 'GET', url: `/workflows/${workflowId}/events?afterSeq=-1`, headers: auth })).statusCode,
     400,
