@@ -10,6 +10,10 @@ import type { RecordedAgentEvent } from '../src/index.ts'
 import { startDemo, type RunningDemo } from './demo-loader.ts'
 import { request, waitFor } from './helpers.ts'
 
+// A browser (or `npm run demo` in child processes) on a busy machine can take longer than the
+// suite's default per-file timeout; nothing here is a timed assertion.
+t.setTimeout(240_000)
+
 const CHROMIUM = '/usr/bin/chromium'
 // Headless, and kept off the network: no updates, no sync, no QUIC probes, no first-run pings.
 const CHROMIUM_ARGS = [

@@ -6,6 +6,10 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { startDemo } from './demo-loader.ts'
 
+// A browser (or `npm run demo` in child processes) on a busy machine can take longer than the
+// suite's default per-file timeout; nothing here is a timed assertion.
+t.setTimeout(240_000)
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const URL_LINE = /fastify-agent-events demo: (http:\/\/127\.0\.0\.1:\d+)\//
 

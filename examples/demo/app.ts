@@ -3,7 +3,7 @@
 // for the REST routes, the AsyncAPI document of the socket protocol, and the static page.
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
@@ -95,16 +95,16 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
   })
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('./public/', import.meta.url)) })
 
-  // A run must not outlive the server: its next emit would reach a closed plugin.
-  app.addHook('onClose', async () => {
+  // A run must not outlive the server: stop every run before the plugin starts closing.
+  app.addHook('preClose', async () => {
     shutdown.abort()
     await Promise.all(activeRuns)
   })
 
-  const authenticate = async (req: { jwtVerify(): Promise<unknown> }) => {
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
     await req.jwtVerify()
   }
-  const ownedBy = (workflowId: string, userId: string) => owners.get(workflowId) === userId
+  const userOf = (req: FastifyRequest): string => (req.user as { sub: string }).sub
 
   app.post<{ Body: { username: string } }>('/login', {
     schema: {
@@ -133,7 +133,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     }
     const workflowId = `wf-${randomUUID()}`
     const scenario = req.body?.scenario ?? 'success'
-    rememberOwner(owners, workflowId, (req.user as { sub: string }).sub)
+    rememberOwner(owners, workflowId, userOf(req))
     const run = playRun(app.agentEvents, workflowId, {
       scenario,
       stepMs: req.body?.stepMs ?? DEFAULT_STEP_MS,
@@ -158,7 +158,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     },
   }, async (req, reply) => {
     // Someone else's run answers like an unknown one: its id says nothing about whether it exists.
-    if (!ownedBy(req.params.id, (req.user as { sub: string }).sub)) {
+    if (owners.get(req.params.id) !== userOf(req)) {
       return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'No such workflow' })
     }
     return app.agentEvents.history(req.params.id, {
