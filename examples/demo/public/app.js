@@ -55,6 +55,8 @@ const state = {
   /** Events that arrive between `agent:subscribe` and its ack are the replay. */
   subscribing: false,
   replay: [],
+  /** Only the latest `agent:subscribe` counts; an older one answering late is ignored. */
+  attempt: 0,
   resumedAfter: undefined,
   replayed: 0,
 }
@@ -149,6 +151,8 @@ function retryConnect(delayMs) {
 
 async function subscribe() {
   const workflowId = state.workflowId
+  const attempt = ++state.attempt
+  const current = () => attempt === state.attempt && state.workflowId === workflowId
   const request = { workflowId, afterSeq: state.lastSeq }
   if (state.epoch) request.epoch = state.epoch
   state.subscribing = true
@@ -158,20 +162,22 @@ async function subscribe() {
   try {
     ack = await socket.timeout(10_000).emitWithAck('agent:subscribe', request)
   } catch {
-    if (socket.connected && state.workflowId === workflowId) {
+    if (socket.connected && current()) {
       notice('no answer to agent:subscribe; retrying')
-      setTimeout(() => { if (socket.connected && state.workflowId === workflowId) void subscribe() }, 1000)
+      setTimeout(() => { if (socket.connected && current()) void subscribe() }, 1000)
     }
     return
   }
-  if (state.workflowId !== workflowId) return
+  if (!current()) return
   state.subscribing = false
   const replay = state.replay
   state.replay = []
   if (!ack.ok) {
-    notice(`cannot follow this run: ${ack.error.code}`)
+    notice(ack.error.code === 'FORBIDDEN'
+      ? 'this run is not yours, or the server restarted and forgot it: start a new run'
+      : `cannot follow this run: ${ack.error.code}`)
     setConnection('connected')
-    if (ack.error.code === 'RATE_LIMITED') setTimeout(() => void subscribe(), ack.error.retryAfterMs ?? 1000)
+    if (ack.error.code === 'RATE_LIMITED') setTimeout(() => { if (current()) void subscribe() }, ack.error.retryAfterMs ?? 1000)
     return
   }
   if (ack.truncated) {
