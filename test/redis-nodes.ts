@@ -37,5 +37,26 @@ export async function startRedisNode(
     replay: { store: replayStore },
     socketio: { adapter: createAdapter(pubClient, subClient) },
   }, { logger: { level: 'warn', stream } })
-  return { ...server, store: replayStore, logs }
+  const node = { ...server, store: replayStore, logs }
+  const nodes = (nodesOf.get(redis) ?? 0) + 1
+  nodesOf.set(redis, nodes)
+  await linked(t, redis, nodes)
+  return node
+}
+
+const nodesOf = new WeakMap<RedisServer, number>()
+
+/**
+ * Resolve once `nodes` nodes listen on Redis: the store's channel and the adapter's request
+ * channel each count that many subscribers. Until then, another node's events could pass by.
+ */
+export async function linked(t: Test, redis: RedisServer, nodes = nodesOf.get(redis) ?? 1): Promise<void> {
+  const probe = redis.client(t)
+  const channels = [`test:${redis.port}:recorded`, 'socket.io-request#/#']
+  for (;;) {
+    const counts = (await probe.pubsub('NUMSUB', ...channels)) as (string | number)[]
+    if (channels.every((_, i) => Number(counts[i * 2 + 1]) >= nodes)) break
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  probe.disconnect()
 }
