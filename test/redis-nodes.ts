@@ -21,9 +21,11 @@ export async function startRedisNode(
   redis: RedisServer,
   store: Partial<Omit<RedisReplayStoreOptions, 'client'>> = {},
 ): Promise<RedisNode> {
-  const pubClient = redis.client(t)
-  const subClient = redis.client(t)
-  const commands = redis.client(t)
+  // As the README's recipe says: the adapter's clients wait for Redis (the adapter leaves their
+  // promises unhandled, so they must not reject); the store's client gives up quickly.
+  const pubClient = redis.client(t, { maxRetriesPerRequest: null })
+  const subClient = redis.client(t, { maxRetriesPerRequest: null })
+  const commands = redis.client(t, { maxRetriesPerRequest: 1, commandTimeout: 1000 })
   const replayStore = redisReplayStore({ client: commands, keyPrefix: `test:${redis.port}:`, timeout: 1000, ...store })
   t.teardown(() => replayStore.close())
   const logs: Record<string, unknown>[] = []
