@@ -12,7 +12,7 @@ export interface RedisServer {
   port: number
   url: string
   /** A client (pass the options of the README's recipe), closed when the test ends. */
-  client(t: Test, options?: RedisOptions): Redis
+  client(t: Teardown, options?: RedisOptions): Redis
   stop(): Promise<void>
   /** Start again on the same port, empty. */
   start(): Promise<void>
@@ -47,7 +47,12 @@ async function freePort(): Promise<number> {
   return address.port
 }
 
-export async function startRedis(t: Test): Promise<RedisServer> {
+/** Whatever runs cleanups at the end: a tap `Test`, or the bench's own list. */
+export interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+export async function startRedis(t: Teardown): Promise<RedisServer> {
   const port = await freePort()
   let child: ChildProcess | undefined
 
