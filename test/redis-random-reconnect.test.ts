@@ -65,7 +65,8 @@ class Follower {
 
 if (redisAvailable(t)) {
   t.test('randomized reconnects across two nodes: every client ends with exactly 1..N per workflow', async (t) => {
-    const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31)
+    // A fixed seed keeps CI reproducible; SEED=<n> explores other runs.
+    const seed = Number(process.env.SEED ?? 20_261_126)
     t.comment(`seed ${seed} (replay with SEED=${seed})`)
     const next = random(seed)
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T
@@ -77,6 +78,7 @@ if (redisAvailable(t)) {
     await Promise.all(followers.map((follower) => follower.settled))
 
     const emits: Promise<unknown>[] = []
+    let reconnections = 0
     const plan = WORKFLOWS.flatMap((workflowId) => Array.from({ length: EVENTS_PER_WORKFLOW }, () => workflowId))
     for (let i = plan.length - 1; i > 0; i--) {
       const j = Math.floor(next() * (i + 1))
@@ -87,6 +89,7 @@ if (redisAvailable(t)) {
       emits.push(pick(nodes).app.agentEvents.emitThought(workflowId, `step of ${workflowId}`))
       if (emits.length % 4 === 0) await Promise.all(emits.splice(0))
       const roll = next()
+      if (roll < 0.06) reconnections++
       if (roll < 0.04) {
         const follower = pick(followers)
         follower.disconnect()
@@ -104,6 +107,8 @@ if (redisAvailable(t)) {
     await Promise.all(emits)
     await Promise.all(followers.map((follower) => follower.settled))
 
+    t.comment(`${reconnections} reconnections during ${plan.length} events`)
+    t.ok(reconnections >= 5, 'clients did drop and come back while events flowed')
     const expected = Array.from({ length: EVENTS_PER_WORKFLOW }, (_, i) => i + 1)
     const complete = (): boolean =>
       followers.every((follower) => WORKFLOWS.every((workflowId) => (follower.seen.get(workflowId)?.length ?? 0) >= EVENTS_PER_WORKFLOW))
