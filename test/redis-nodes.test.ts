@@ -1,6 +1,8 @@
 import t from 'tap'
 import type { RecordedAgentEvent } from '../src/index.ts'
-import { AGENT_EVENTS, collect, connectAs, request, until, waitFor } from './helpers.ts'
+import { Writable } from 'node:stream'
+import { createAdapter } from '@socket.io/redis-adapter'
+import { AGENT_EVENTS, collect, connectAs, request, startServer, until, waitFor } from './helpers.ts'
 import { startRedisNode } from './redis-nodes.ts'
 import { redisAvailable, startRedis } from './redis-server.ts'
 
@@ -103,5 +105,20 @@ if (redisAvailable(t)) {
     for (const [index, events] of received.entries()) {
       t.same(events, reference, `subscriber ${index + 1} got the identical sequence of events`)
     }
+  })
+
+  t.test('the Redis adapter with the in-memory store is warned about at start', async (t) => {
+    const redis = await startRedis(t)
+    const lines: string[] = []
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString())
+        done()
+      },
+    })
+    await startServer(t, {
+      socketio: { adapter: createAdapter(redis.client(t, { maxRetriesPerRequest: null }), redis.client(t, { maxRetriesPerRequest: null })) },
+    }, { logger: { level: 'warn', stream } })
+    t.ok(lines.some((line) => line.includes('socketio.adapter is set but the replay store is this process')))
   })
 }
