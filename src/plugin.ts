@@ -36,6 +36,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     stopWatching = options.store.watch?.({
       onEvent: (event, epoch) => channels.deliver(event, epoch),
       onError: (error) => log.error({ err: error }, 'replay store: link to other nodes failed, retrying'),
+      onReconnect: () => channels.resync(),
     })
 
     namespace.use(createHandshakeAuthenticator(fastify, options, log))

@@ -146,6 +146,17 @@ export class WorkflowChannels {
   }
 
   /**
+   * Read every followed workflow from the store again, after this node may have missed events
+   * (its link to the other nodes was down). This also finds a store that came back empty: the new
+   * epoch then closes the followers' connections, without waiting for the next event.
+   */
+  resync(): void {
+    for (const channel of this.#channels.values()) {
+      if (channel.lastSeq !== undefined) void this.#repairGap(channel)
+    }
+  }
+
+  /**
    * Subscribe a socket: send it the events it missed, then let it follow the live stream, with
    * no gap and no duplicate at the boundary.
    */

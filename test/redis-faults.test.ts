@@ -48,16 +48,17 @@ if (redisAvailable(t)) {
     t.same((await direct).data, { content: 'only for this socket' })
     await t.rejects(a.app.agentEvents.history('wf'), 'history() rejects while the store is unreachable')
 
-    await redis.start()
-    await linked(t, redis)
-    // The restarted Redis is empty: the next event opens a new epoch at seq 1. Followers of the old
-    // epoch must not see seq go back: their connections are closed so that they resubscribe.
+    // The restarted Redis is empty: each workflow starts a new epoch at seq 1. Followers of the old
+    // epoch must not see seq go back: once a node is linked again, it reads its workflows, finds
+    // the new epoch and closes their connections so that they resubscribe, before any new event.
     const closedA = disconnected(onA)
     const closedB = disconnected(onB)
-    const firstOfNewEpoch = await b.app.agentEvents.emitThought('wf', 'after 1')
-    t.match(firstOfNewEpoch, { seq: 1 })
+    await redis.start()
     t.equal(await closedA, 'transport close', 'node A closed its follower of the old epoch')
     t.equal(await closedB, 'transport close', 'node B too')
+    await linked(t, redis)
+    const firstOfNewEpoch = await b.app.agentEvents.emitThought('wf', 'after 1')
+    t.match(firstOfNewEpoch, { seq: 1 })
     t.same(seqs(gotA.filter((event) => 'seq' in event)), range(1, 5), 'the old connection saw seq only rise')
     t.same(seqs(gotB), range(1, 5))
 
@@ -120,5 +121,21 @@ if (redisAvailable(t)) {
     await until(() => gotA.length === 5 && gotB.length === 5)
     t.same(seqs(gotA), range(1, 5), 'node A repaired the hole from Redis, in order')
     t.same(gotB, gotA)
+  })
+
+  t.test('a node whose pub/sub link broke catches up from Redis when it is back, without waiting for the next event', async (t) => {
+    const redis = await startRedis(t)
+    const a = await startRedisNode(t, redis)
+    const b = await startRedisNode(t, redis)
+    const onB = await connectAs(t, b, 'bob')
+    const gotB = collect(onB, AGENT_EVENTS)
+    await request(onB, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
+    for (let i = 1; i <= 3; i++) await a.app.agentEvents.emitThought('wf', `n${i}`)
+    await until(() => gotB.length === 3)
+    // Redis drops every subscriber connection; the events that follow are published to nobody.
+    await redis.client(t).client('KILL', 'TYPE', 'pubsub')
+    for (let i = 4; i <= 8; i++) await a.app.agentEvents.emitThought('wf', `n${i}`)
+    await until(() => gotB.length === 8)
+    t.same(seqs(gotB), range(1, 8), 'every event once, in order, and nothing else emitted after')
   })
 }

@@ -158,6 +158,7 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
     subscriber = connection
     // ioredis retries with back-off and emits an error per failed attempt: report the first of each outage.
     let reported = false
+    let connectedBefore = false
     connection.on('error', (error) => {
       if (reported) return
       reported = true
@@ -165,6 +166,9 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
     })
     connection.on('ready', () => {
       reported = false
+      // Messages published while this connection was down are lost: the watchers catch up from the lists.
+      if (connectedBefore) for (const watcher of watchers) watcher.onReconnect?.()
+      connectedBefore = true
     })
     connection.on('message', onMessage)
     // ioredis subscribes again by itself after each reconnection.

@@ -27,6 +27,8 @@ export interface RecordedEventWatcher {
   onEvent(event: RecordedAgentEvent, epoch: string): void
   /** The store's link to its peers failed (it keeps retrying by itself). */
   onError(error: Error): void
+  /** The link came back after a break: events recorded meanwhile were not heard, read them from the store. */
+  onReconnect?(): void
 }
 
 /**
