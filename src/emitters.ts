@@ -91,6 +91,7 @@ function assertTarget(target: unknown): asserts target is EmitTarget | undefined
 
 export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorator {
   const { io, namespace, store, channels, validate, log } = deps
+  const storeDelivers = typeof store.watch === 'function'
 
   async function emit(input: AgentEventInput, target?: EmitTarget): Promise<AgentEvent> {
     if (typeof input !== 'object' || input === null) {
@@ -129,6 +130,9 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorat
       log.error({ err: error, workflowId: event.workflowId, type: event.type }, 'event not recorded: replay store failed')
       return event as AgentEvent
     }
+    // A store shared by several nodes hands every recorded event, with its epoch, to its watchers
+    // (this node's included, before append resolved): delivering it here too would be redundant.
+    if (storeDelivers) return recorded
     try {
       channels.deliver(recorded)
     } catch (error) {

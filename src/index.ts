@@ -19,7 +19,20 @@ export type {
 } from './options.ts'
 export { DEFAULTS } from './options.ts'
 export { InvalidOptionError, InvalidEventError, MissingJwtError, type EventValidationIssue } from './errors.ts'
-export type { ReplayStore, ReplayRange, ReplayReadOptions, UnrecordedAgentEvent } from './replay/replay-store.ts'
+export type {
+  RecordedEventWatcher,
+  ReplayStore,
+  ReplayRange,
+  ReplayReadOptions,
+  UnrecordedAgentEvent,
+} from './replay/replay-store.ts'
+export {
+  redisReplayStore,
+  REDIS_STORE_DEFAULTS,
+  type RedisCommandClient,
+  type RedisReplayStoreOptions,
+  type RedisSubscriberClient,
+} from './replay/redis-replay-store.ts'
 export {
   memoryReplayStore,
   MEMORY_STORE_DEFAULTS,

@@ -20,6 +20,7 @@ declare module 'fastify' {
 async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOptions): Promise<void> {
   const options = resolveOptions(rawOptions)
   const log = fastify.log.child({ plugin: 'fastify-agent-events' })
+  let stopWatching: (() => Promise<void>) | undefined
   try {
     if (typeof (fastify as { jwt?: { verify?: unknown } }).jwt?.verify !== 'function') throw new MissingJwtError()
     if (options.authorize === undefined) {
@@ -27,7 +28,17 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     }
     const { io, ownsServer } = attachSocketServer(fastify, options, [exactPathCheck(options.path)])
     const namespace = io.of(options.namespace)
-    const channels = new WorkflowChannels(namespace, options.store, options.replayEnabled, log)
+    const sharedStore = typeof options.store.watch === 'function'
+    const channels = new WorkflowChannels(namespace, options.store, options.replayEnabled, log, sharedStore)
+    if (options.socketio.adapter !== undefined && !sharedStore) {
+      log.warn('socketio.adapter is set but the replay store is this process\'s own: each node numbers and replays events by itself (use redisReplayStore)')
+    }
+    // Events recorded by any node (this one included) reach this node's subscribers through the store.
+    stopWatching = options.store.watch?.({
+      onEvent: (event, epoch) => channels.deliver(event, epoch),
+      onError: (error) => log.error({ err: error }, 'replay store: link to other nodes failed, retrying'),
+      onReconnect: () => channels.resync(),
+    })
 
     namespace.use(createHandshakeAuthenticator(fastify, options, log))
     namespace.on('connection', (socket) => {
@@ -49,6 +60,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     // Fastify's close() waits for open connections: tell this node's clients, then let them go.
     fastify.addHook('preClose', () => disconnectLocalSockets(namespace))
     fastify.addHook('onClose', async () => {
+      await stopWatching?.()
       channels.close()
       // io.close() also closes engine.io's clients, including long-polling ones whose timers
       // would otherwise keep the process alive.
@@ -56,6 +68,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       if (options.ownsStore) await options.store.close()
     })
   } catch (error) {
+    await stopWatching?.()
     if (options.ownsStore) await options.store.close()
     throw error
   }

@@ -10,6 +10,8 @@ const REPLAY_PAGE = 1000
 const MAX_CATCH_UP_READS = 20
 /** How long an event that arrived ahead of its predecessor waits before the hole is repaired from the store. */
 const GAP_REPAIR_DELAY_MS = 250
+/** Past epochs remembered per workflow, so that a late event of an abandoned life is ignored. */
+const RETIRED_EPOCHS_KEPT = 8
 
 export interface SubscribeRequestFacts {
   afterSeq: number | undefined
@@ -25,6 +27,9 @@ export interface SubscribeOutcome {
 
 /** The subscription was undone (unsubscribe or disconnect) before it completed. */
 export class SubscriptionCancelled extends Error {}
+
+/** The workflow's buffer started a new life while the subscription was being served: try again. */
+export class EpochChangedDuringSubscribe extends Error {}
 
 /**
  * One workflow's ordered stream on this node. Every delivered event passes through `deliver`,
@@ -42,6 +47,10 @@ class WorkflowChannel {
   /** Events that arrived before their predecessor, by `seq`. */
   readonly ahead = new Map<number, RecordedAgentEvent>()
   gapTimer: NodeJS.Timeout | undefined
+  /** The life of the buffer that `lastSeq` counts in; tracked only for stores shared by several nodes. */
+  epoch: string | undefined
+  /** Lives already left behind: their events arrive late (another node, another connection) and are dropped. */
+  readonly retiredEpochs = new Set<string>()
 
   constructor(readonly workflowId: string) {
     this.room = workflowRoom(workflowId)
@@ -56,12 +65,18 @@ export class WorkflowChannels {
     private readonly store: ReplayStore,
     private readonly replayEnabled: boolean,
     private readonly log: FastifyBaseLogger,
+    /**
+     * The store is shared by several nodes and may start a new epoch under live subscribers (a
+     * flushed or restarted Redis): check the epoch of every read and of every delivered event.
+     */
+    private readonly tracksEpochs = false,
   ) {}
 
-  /** Hand one recorded event to this node's subscribers of its workflow. */
-  deliver(event: RecordedAgentEvent): void {
+  /** Hand one recorded event to this node's subscribers of its workflow; `epoch` where the store tells it. */
+  deliver(event: RecordedAgentEvent, epoch?: string): void {
     const channel = this.#channels.get(event.workflowId)
     if (channel === undefined) return
+    if (epoch !== undefined && !this.#adoptEpoch(channel, epoch)) return
     if (channel.lastSeq === undefined) channel.lastSeq = event.seq - 1
     if (event.seq <= channel.lastSeq) return
     if (event.seq > channel.lastSeq + 1) {
@@ -93,7 +108,8 @@ export class WorkflowChannels {
   }
 
   #scheduleGapRepair(channel: WorkflowChannel): void {
-    if (channel.gapTimer !== undefined) return
+    // A channel dropped meanwhile (nobody follows it any more) needs no repair.
+    if (channel.gapTimer !== undefined || this.#channels.get(channel.workflowId) !== channel) return
     channel.gapTimer = setTimeout(() => {
       channel.gapTimer = undefined
       void this.#repairGap(channel)
@@ -106,9 +122,18 @@ export class WorkflowChannels {
     const from = channel.lastSeq ?? 0
     try {
       const range = await this.store.read(channel.workflowId, { afterSeq: from, limit: REPLAY_PAGE })
+      if (this.tracksEpochs) {
+        const before = channel.epoch
+        // A read older than the channel's epoch: try again later. A newer one: the channel restarted, nothing to repair.
+        if (!this.#adoptEpoch(channel, range.epoch)) return this.#scheduleGapRepair(channel)
+        if (channel.epoch !== before) return
+      }
       for (const event of range.events) this.deliver(event)
     } catch (error) {
       this.log.warn({ err: error, workflowId: channel.workflowId }, 'could not repair a gap in the event stream')
+      // The store holds the missing events but cannot answer now (Redis down): try again rather
+      // than skip them. Nothing new is recorded meanwhile, so the held events do not pile up.
+      return this.#scheduleGapRepair(channel)
     }
     if (channel.ahead.size > 0 && channel.lastSeq === from) {
       const lowest = Math.min(...channel.ahead.keys())
@@ -117,6 +142,17 @@ export class WorkflowChannels {
       this.#drainAhead(channel)
     } else if (channel.ahead.size > 0) {
       this.#scheduleGapRepair(channel)
+    }
+  }
+
+  /**
+   * Read every followed workflow from the store again, after this node may have missed events
+   * (its link to the other nodes was down). This also finds a store that came back empty: the new
+   * epoch then closes the followers' connections, without waiting for the next event.
+   */
+  resync(): void {
+    for (const channel of this.#channels.values()) {
+      if (channel.lastSeq !== undefined) void this.#repairGap(channel)
     }
   }
 
@@ -147,6 +183,7 @@ export class WorkflowChannels {
       afterSeq: request.afterSeq ?? Number.MAX_SAFE_INTEGER,
       limit: replaying ? REPLAY_PAGE : 0,
     })
+    if (this.tracksEpochs && !this.#adoptEpoch(channel, first.epoch, socket)) throw new EpochChangedDuringSubscribe()
     // A changed epoch means the client's afterSeq belongs to another life of the buffer: replay it all.
     const epochChanged = replaying && request.epoch !== undefined && request.epoch !== first.epoch
     const from = !replaying ? first.lastSeq : epochChanged ? 0 : (request.afterSeq ?? 0)
@@ -157,6 +194,7 @@ export class WorkflowChannels {
     }
     if (epochChanged) {
       const whole = await this.store.read(channel.workflowId, { afterSeq: 0, limit: REPLAY_PAGE })
+      this.#assertSameEpoch(whole.epoch, first.epoch)
       whole.events.forEach(keep)
     } else if (replaying) {
       first.events.forEach(keep)
@@ -174,6 +212,7 @@ export class WorkflowChannels {
         return this.#join(socket, channel, collected, from, upTo, first.epoch, true)
       }
       const more = await this.store.read(channel.workflowId, { afterSeq: hole, limit: REPLAY_PAGE })
+      this.#assertSameEpoch(more.epoch, first.epoch)
       more.events.forEach(keep)
       if (more.events.length === 0) {
         // The store holds nothing past the hole any more: those events were evicted.
@@ -181,6 +220,47 @@ export class WorkflowChannels {
         return this.#join(socket, channel, collected, from, upTo, first.epoch, truncated)
       }
     }
+  }
+
+  #assertSameEpoch(epoch: string, expected: string): void {
+    if (this.tracksEpochs && epoch !== expected) throw new EpochChangedDuringSubscribe()
+  }
+
+  /**
+   * Check that `epoch` is the channel's current life, or make it so. Returns `false` for an epoch
+   * already left behind. A new epoch restarts `seq` at 1: this node's followers of the workflow
+   * counted in the old one, so their connections are closed (except `keep`, the subscriber that
+   * read the new epoch). Their clients reconnect, subscribe again with the old epoch and are told
+   * `truncated: true`, which is the protocol's way of saying "reload": no client ever sees `seq` go back.
+   */
+  #adoptEpoch(channel: WorkflowChannel, epoch: string, keep?: Socket): boolean {
+    if (channel.epoch === epoch) return true
+    if (channel.retiredEpochs.has(epoch)) return false
+    const previous = channel.epoch
+    channel.epoch = epoch
+    if (previous === undefined) return true
+    channel.retiredEpochs.add(previous)
+    if (channel.retiredEpochs.size > RETIRED_EPOCHS_KEPT) {
+      const oldest = channel.retiredEpochs.values().next().value
+      if (oldest !== undefined) channel.retiredEpochs.delete(oldest)
+    }
+    channel.lastSeq = undefined
+    channel.ahead.clear()
+    if (channel.gapTimer !== undefined) clearTimeout(channel.gapTimer)
+    channel.gapTimer = undefined
+    const followers = new Set([...(this.namespace.adapter.rooms.get(channel.room) ?? []), ...channel.catchingUp.keys()])
+    if (keep !== undefined) followers.delete(keep.id)
+    this.log.warn({ workflowId: channel.workflowId, followers: followers.size }, 'workflow buffer started a new epoch: reconnecting its followers')
+    for (const socketId of followers) {
+      channel.catchingUp.delete(socketId)
+      const follower = this.namespace.sockets.get(socketId)
+      if (follower === undefined) continue
+      // Leave now, so that no event of the new life reaches it; closing the transport (not
+      // `disconnect()`) lets socket.io-client reconnect by itself.
+      void follower.leave(channel.room)
+      follower.conn.close()
+    }
+    return true
   }
 
   /**

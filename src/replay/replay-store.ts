@@ -21,6 +21,16 @@ export interface ReplayRange {
   truncated: boolean
 }
 
+/** Hears the events recorded through a store that several processes share. */
+export interface RecordedEventWatcher {
+  /** One recorded event and the epoch it belongs to; one workflow's events arrive in `seq` order per source. */
+  onEvent(event: RecordedAgentEvent, epoch: string): void
+  /** The store's link to its peers failed (it keeps retrying by itself). */
+  onError(error: Error): void
+  /** The link came back after a break: events recorded meanwhile were not heard, read them from the store. */
+  onReconnect?(): void
+}
+
 /**
  * Where recorded events get their per-workflow `seq` and wait to be replayed.
  *
@@ -38,6 +48,13 @@ export interface ReplayStore {
   append(event: UnrecordedAgentEvent): Promise<RecordedAgentEvent>
   /** Read the events of a workflow after a `seq`, with the facts a subscriber needs. */
   read(workflowId: string, options: ReplayReadOptions): Promise<ReplayRange>
+  /**
+   * Optional, for stores that several processes (nodes) share: `watcher` hears every event recorded
+   * through the store, by this process (before its `append` resolves) and by every other one. The
+   * plugin then delivers recorded events through the watcher only. Resolves the returned function
+   * to stop watching.
+   */
+  watch?(watcher: RecordedEventWatcher): () => Promise<void>
   /** Release timers and connections that the store itself opened. */
   close(): Promise<void>
 }

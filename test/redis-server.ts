@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { Redis, type RedisOptions } from 'ioredis'
+import type { Test } from 'tap'
+
+/**
+ * A real `redis-server` for the multi-node tests: its own free port on 127.0.0.1, persistence off
+ * (so a restart is an empty Redis, like a flush), stopped when the test ends.
+ */
+export interface RedisServer {
+  port: number
+  url: string
+  /** A client (pass the options of the README's recipe), closed when the test ends. */
+  client(t: Teardown, options?: RedisOptions): Redis
+  stop(): Promise<void>
+  /** Start again on the same port, empty. */
+  start(): Promise<void>
+}
+
+const INSTALL_HINT = 'redis-server not found: install it with `apt-get install redis-server` (Debian/Ubuntu) to run the Redis tests'
+
+/**
+ * Whether the Redis tests can run here. Without `redis-server` they skip, except under CI
+ * (env `CI` set), where a missing server fails the run instead of silently skipping it.
+ */
+export function redisAvailable(t: Test): boolean {
+  const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
+  if (found) return true
+  if (process.env.CI) {
+    t.fail(`${INSTALL_HINT} (CI is set, so the Redis tests must run)`)
+  } else {
+    t.comment(INSTALL_HINT)
+    t.pass('Redis tests', { skip: INSTALL_HINT })
+  }
+  return false
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer()
+  probe.listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const address = probe.address()
+  probe.close()
+  await once(probe, 'close')
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** Whatever runs cleanups at the end: a tap `Test`, or the bench's own list. */
+export interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+export async function startRedis(t: Teardown): Promise<RedisServer> {
+  const port = await freePort()
+  let child: ChildProcess | undefined
+
+  async function start(): Promise<void> {
+    const proc = spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child = proc
+    let output = ''
+    proc.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    // redis-server says so on stdout once it accepts connections.
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer): void => {
+        output += chunk.toString()
+        if (output.includes('Ready to accept connections')) {
+          proc.stdout?.off('data', onData)
+          proc.stdout?.resume()
+          proc.off('exit', onExit)
+          resolve()
+        }
+      }
+      const onExit = (code: number | null): void => reject(new Error(`redis-server exited with ${String(code)}: ${output}`))
+      proc.stdout?.on('data', onData)
+      proc.once('exit', onExit)
+    })
+  }
+
+  async function stop(): Promise<void> {
+    const proc = child
+    child = undefined
+    if (proc === undefined || proc.exitCode !== null) return
+    const exited = once(proc, 'exit')
+    proc.kill('SIGTERM')
+    await exited
+  }
+
+  t.teardown(stop)
+  await start()
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    client(t, options = {}) {
+      // ioredis retries quickly, so a restarted Redis is found again at once.
+      const client = new Redis({ port, host: '127.0.0.1', retryStrategy: (times) => Math.min(times * 50, 500), ...options })
+      // ioredis reports each failed reconnection as an 'error' event; the tests watch behaviour instead.
+      client.on('error', () => {})
+      // QUIT, not disconnect(): it is answered after the commands already sent (the Socket.IO
+      // adapter's un-awaited UNSUBSCRIBEs on close), so none of them is left to reject.
+      t.teardown(async () => {
+        if (client.status === 'end') return
+        await client.quit().catch(() => {})
+        client.disconnect()
+      })
+      return client
+    },
+    stop,
+    start,
+  }
+}
