@@ -77,6 +77,11 @@ export class WorkflowChannels {
     const channel = this.#channels.get(event.workflowId)
     if (channel === undefined) return
     if (epoch !== undefined && !this.#adoptEpoch(channel, epoch)) return
+    if (epoch === undefined && event.seq === 1 && channel.lastSeq !== undefined && channel.lastSeq >= 1) {
+      // A store that does not name epochs here (this process's own) forgot the workflow (age or
+      // eviction) while it was followed, and numbering started again: a new life.
+      this.#restart(channel)
+    }
     if (channel.lastSeq === undefined) channel.lastSeq = event.seq - 1
     if (event.seq <= channel.lastSeq) return
     if (event.seq > channel.lastSeq + 1) {
@@ -227,11 +232,8 @@ export class WorkflowChannels {
   }
 
   /**
-   * Check that `epoch` is the channel's current life, or make it so. Returns `false` for an epoch
-   * already left behind. A new epoch restarts `seq` at 1: this node's followers of the workflow
-   * counted in the old one, so their connections are closed (except `keep`, the subscriber that
-   * read the new epoch). Their clients reconnect, subscribe again with the old epoch and are told
-   * `truncated: true`, which is the protocol's way of saying "reload": no client ever sees `seq` go back.
+   * Check that `epoch` is the channel's current life, or make it so (a new epoch restarts the
+   * channel). Returns `false` for an epoch already left behind.
    */
   #adoptEpoch(channel: WorkflowChannel, epoch: string, keep?: Socket): boolean {
     if (channel.epoch === epoch) return true
@@ -244,6 +246,17 @@ export class WorkflowChannels {
       const oldest = channel.retiredEpochs.values().next().value
       if (oldest !== undefined) channel.retiredEpochs.delete(oldest)
     }
+    this.#restart(channel, keep)
+    return true
+  }
+
+  /**
+   * Start the channel's stream again at seq 1. Its followers counted in the old life, so their
+   * connections are closed (except `keep`, a subscriber that already read the new life): their
+   * clients reconnect, subscribe again with the old epoch and are told `truncated: true`, the
+   * protocol's way of saying "reload". No client ever sees `seq` go back.
+   */
+  #restart(channel: WorkflowChannel, keep?: Socket): void {
     channel.lastSeq = undefined
     channel.ahead.clear()
     if (channel.gapTimer !== undefined) clearTimeout(channel.gapTimer)
@@ -260,7 +273,6 @@ export class WorkflowChannels {
       void follower.leave(channel.room)
       follower.conn.close()
     }
-    return true
   }
 
   /**

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { memoryReplayStore } from '../src/index.ts'
-import { AGENT_EVENTS, collect, connectAs, request, startServer, until } from './helpers.ts'
+import { AGENT_EVENTS, collect, connectAs, request, startServer, until, waitFor } from './helpers.ts'
 
 interface SubscribeOk {
   ok: true
@@ -153,4 +153,39 @@ t.test('events emitted while a subscriber catches up arrive exactly once, in ord
     t.same(seqs(received), range(round * 3 + 1, last), `round ${round}: every event once, in order`)
     socket.disconnect()
   }
+})
+
+t.test('a workflow forgotten by the memory store while followed: followers are sent to resubscribe, never shown seq going back', async (t) => {
+  const server = await startServer(t, { replay: { maxWorkflows: 1 } })
+  const socket = await connectAs(t, server, 'u1')
+  const received = collect(socket, AGENT_EVENTS)
+  await request(socket, 'agent:subscribe', { workflowId: 'wf-a' })
+  await server.app.agentEvents.emitThought('wf-a', 'first life')
+  await until(() => received.length === 1)
+  const { epoch } = await request<SubscribeOk>(await connectAs(t, server, 'u2'), 'agent:subscribe', { workflowId: 'wf-a', afterSeq: 1 })
+
+  await server.app.agentEvents.emitThought('wf-b', 'pushes wf-a out of a one-workflow store')
+  const disconnected = waitFor<string>(socket, 'disconnect')
+  const restarted = await server.app.agentEvents.emitThought('wf-a', 'second life')
+  t.equal(restarted.seq, 1)
+  t.equal(await disconnected, 'transport close', 'the follower is disconnected so that it reconnects')
+  t.same(seqs(received), [1], 'it never received seq 1 a second time')
+
+  const again = await connectAs(t, server, 'u1')
+  const replayed = collect(again, AGENT_EVENTS)
+  const ack = await request<SubscribeOk>(again, 'agent:subscribe', { workflowId: 'wf-a', afterSeq: 1, epoch })
+  t.not(ack.epoch, epoch)
+  t.match(ack, { lastSeq: 1, replayed: 1, truncated: true })
+  t.same(replayed.map((event) => event.data), [{ content: 'second life' }])
+})
+
+t.test('the epoch told before the first event is the one that event belongs to', async (t) => {
+  const server = await startServer(t)
+  const early = await connectAs(t, server, 'u1')
+  const { epoch } = await request<SubscribeOk>(early, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
+  // Other workflows come and go meanwhile.
+  for (let i = 0; i < 5; i++) await server.app.agentEvents.emitThought(`other-${i}`, 'x')
+  await emitMany(server, 'wf', 2)
+  const later = await connectAs(t, server, 'u1')
+  t.match(await request(later, 'agent:subscribe', { workflowId: 'wf', afterSeq: 1, epoch }), { epoch, replayed: 1, truncated: false })
 })

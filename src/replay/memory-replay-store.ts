@@ -55,14 +55,13 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
   // Map iteration order is insertion order: re-inserting on use keeps the least recently used first.
   const buffers = new Map<string, WorkflowBuffer>()
   const storeEpoch = randomBytes(6).toString('base64url')
-  // Each forgotten workflow bumps the generation, so a workflow that is forgotten and later
-  // written again gets an epoch that differs from any epoch a client saw for it before.
-  let generation = 0
+  // Every buffer this store creates gets its own epoch, so a workflow that is forgotten and later
+  // used again starts a life that no client has seen before.
+  let buffersCreated = 0
   let closed = false
-  const currentEpoch = (): string => `${storeEpoch}.${generation.toString(36)}`
 
   function forget(workflowId: string): void {
-    if (buffers.delete(workflowId)) generation++
+    buffers.delete(workflowId)
     if (mostRecent === workflowId) mostRecent = undefined
   }
 
@@ -88,6 +87,23 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
     return buffer
   }
 
+  /**
+   * The workflow's buffer, created when missing. Reading creates it too, so that the epoch a
+   * subscriber is told before the first event is the one that event will belong to.
+   */
+  function bufferOf(workflowId: string, now: number): WorkflowBuffer {
+    let buffer = live(workflowId, now)
+    if (buffer !== undefined) return buffer
+    buffer = { epoch: `${storeEpoch}.${(buffersCreated++).toString(36)}`, lastSeq: 0, lastWriteAt: now, ring: new EventRing(maxEvents) }
+    buffers.set(workflowId, buffer)
+    mostRecent = workflowId
+    if (buffers.size > maxWorkflows) {
+      const leastRecent = buffers.keys().next().value
+      if (leastRecent !== undefined) forget(leastRecent)
+    }
+    return buffer
+  }
+
   // Idle workflows are also swept on a timer, so memory is bounded even when nobody reads them.
   const sweepEveryMs = Math.min(ttlMs, 60_000)
   const sweeper = setInterval(() => {
@@ -103,16 +119,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
     async append(event: UnrecordedAgentEvent): Promise<RecordedAgentEvent> {
       if (closed) throw new Error('memoryReplayStore is closed')
       const now = Date.now()
-      let buffer = live(event.workflowId, now)
-      if (buffer === undefined) {
-        buffer = { epoch: currentEpoch(), lastSeq: 0, lastWriteAt: now, ring: new EventRing(maxEvents) }
-        buffers.set(event.workflowId, buffer)
-        mostRecent = event.workflowId
-        if (buffers.size > maxWorkflows) {
-          const leastRecent = buffers.keys().next().value
-          if (leastRecent !== undefined) forget(leastRecent)
-        }
-      }
+      const buffer = bufferOf(event.workflowId, now)
       buffer.lastSeq++
       buffer.lastWriteAt = now
       const recorded = { ...event, seq: buffer.lastSeq, id: randomUUID() } as RecordedAgentEvent
@@ -121,8 +128,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
     },
 
     async read(workflowId: string, { afterSeq, limit }: ReplayReadOptions): Promise<ReplayRange> {
-      const buffer = live(workflowId, Date.now())
-      if (buffer === undefined) return { events: [], lastSeq: 0, epoch: currentEpoch(), truncated: false }
+      const buffer = bufferOf(workflowId, Date.now())
       const firstHeld = buffer.ring.firstSeq ?? buffer.lastSeq + 1
       return {
         events: buffer.ring.after(afterSeq, limit),
