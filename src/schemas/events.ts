@@ -1,5 +1,5 @@
 import Type, { type Static, type TSchema } from 'typebox'
-import { EventId, Seq, Timestamp, WorkflowIdField } from './common.ts'
+import { EventId, Seq, Timestamp, WorkflowId } from './common.ts'
 import { ErrorData, ResultData, ThoughtData, ToolCallData } from './event-data.ts'
 
 export const AGENT_EVENT_TYPES = ['thought', 'tool_call', 'result', 'error'] as const
@@ -24,7 +24,7 @@ function agentEventSchema<const Kind extends AgentEventType, Data extends TSchem
   return Type.Object(
     {
       type: Type.Literal(kind, { description: 'The event type; the Socket.IO event name is `agent:<type>`.' }),
-      workflowId: WorkflowIdField,
+      workflowId: WorkflowId,
       data,
       timestamp: Timestamp,
       seq: Type.Optional(Seq),

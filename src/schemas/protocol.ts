@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { WorkflowIdField } from './common.ts'
+import { WorkflowId } from './common.ts'
 
 /** Codes that a client may find in `ack.error.code`. */
 export const CLIENT_ERROR_CODES = [
@@ -61,7 +61,7 @@ export type ErrorAck = Static<typeof ErrorAck>
 
 export const SubscribeRequest = Type.Object(
   {
-    workflowId: WorkflowIdField,
+    workflowId: WorkflowId,
     afterSeq: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -90,7 +90,7 @@ export type SubscribeRequest = Static<typeof SubscribeRequest>
 const SubscribeOk = Type.Object(
   {
     ok: Type.Literal(true, { description: 'The socket now follows the workflow.' }),
-    workflowId: WorkflowIdField,
+    workflowId: WorkflowId,
     epoch: Type.String({
       description: 'Current life of the workflow buffer; send it back on resubscribe.',
       examples: ['k3J9x0aQ'],
@@ -124,7 +124,7 @@ export const SubscribeAck = Type.Union([SubscribeOk, ErrorAck], {
 export type SubscribeAck = Static<typeof SubscribeAck>
 
 export const UnsubscribeRequest = Type.Object(
-  { workflowId: WorkflowIdField },
+  { workflowId: WorkflowId },
   {
     $id: 'AgentUnsubscribeRequest',
     description: 'Payload of `agent:unsubscribe`.',
