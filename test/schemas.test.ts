@@ -45,11 +45,17 @@ t.test('the schemas entry exports every schema that DESIGN.md lists', async (t) 
 t.test('each exported schema has a unique $id, a description and examples', async (t) => {
   const ids = new Set<string>()
   for (const [name, schema] of exported) {
+    t.type(schema.description, 'string', `${name} has a description`)
+    t.ok(Array.isArray(schema.examples) && schema.examples.length > 0, `${name} has examples`)
+    // The workflow id alone goes without: it is embedded in many schemas, and Ajv refuses a
+    // schema in which one $id appears twice (AgentEvent holds four workflow ids).
+    if (name === 'WorkflowId') {
+      t.equal(schema.$id, undefined, 'WorkflowId has no $id')
+      continue
+    }
     t.type(schema.$id, 'string', `${name} has an $id`)
     t.notOk(ids.has(schema.$id as string), `${name}'s $id is unique`)
     ids.add(schema.$id as string)
-    t.type(schema.description, 'string', `${name} has a description`)
-    t.ok(Array.isArray(schema.examples) && schema.examples.length > 0, `${name} has examples`)
   }
 })
 
