@@ -16,18 +16,23 @@ for (const [name, value] of Object.entries(schemas) as [string, unknown][]) {
   if (isSchema(value)) exported.push([name, value])
 }
 
-/** Every sub-schema that carries `examples`, with a JSON pointer to it. */
-function annotated(schema: unknown, pointer = ''): [string, Record<string, unknown>][] {
-  if (typeof schema !== 'object' || schema === null) return []
-  const found: [string, Record<string, unknown>][] = []
+/** Every sub-schema (object node) of a schema, with a JSON pointer to it. */
+function nodes(schema: unknown, pointer = '/'): [string, Record<string, unknown>][] {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return []
   const node = schema as Record<string, unknown>
-  if (Array.isArray(node.examples)) found.push([pointer || '/', node])
+  const found: [string, Record<string, unknown>][] = [[pointer, node]]
   for (const [key, child] of Object.entries(node)) {
-    if (key === 'examples' || key === 'const' || key === 'enum') continue
-    if (Array.isArray(child)) child.forEach((item, index) => found.push(...annotated(item, `${pointer}/${key}/${index}`)))
-    else found.push(...annotated(child, `${pointer}/${key}`))
+    if (key === 'examples' || key === 'const' || key === 'enum' || key === 'required') continue
+    const base = pointer === '/' ? '' : pointer
+    if (Array.isArray(child)) child.forEach((item, index) => found.push(...nodes(item, `${base}/${key}/${index}`)))
+    else found.push(...nodes(child, `${base}/${key}`))
   }
   return found
+}
+
+/** Every sub-schema that carries `examples`. */
+function annotated(schema: unknown): [string, Record<string, unknown>][] {
+  return nodes(schema).filter(([, node]) => Array.isArray(node.examples))
 }
 
 t.test('the schemas entry exports every schema that DESIGN.md lists', async (t) => {
@@ -61,7 +66,7 @@ t.test('each exported schema has a unique $id, a description and examples', asyn
 
 t.test('every property of every schema is described', async (t) => {
   for (const [name, schema] of exported) {
-    for (const [pointer, node] of annotated(schema)) {
+    for (const [pointer, node] of nodes(schema)) {
       const properties = node.properties as Record<string, Record<string, unknown>> | undefined
       for (const [key, property] of Object.entries(properties ?? {})) {
         t.type(property.description, 'string', `${name}${pointer === '/' ? '' : pointer}/properties/${key} has a description`)
