@@ -8,6 +8,7 @@ import agentEvents, {
   type ReplayStore,
   InvalidEventError,
   InvalidOptionError,
+  MissingJwtError,
   memoryReplayStore,
 } from 'fastify-agent-events'
 
@@ -70,9 +71,12 @@ describe('registration options', () => {
     expect<ReplayStore>().type.toHaveProperty('close')
   })
 
-  test('errors are exported classes with a code', () => {
-    expect(new InvalidOptionError('path', 'bad')).type.toBeAssignableTo<Error & { code: string; statusCode?: number }>()
-    expect(new InvalidEventError('bad')).type.toBeAssignableTo<Error & { code: string }>()
+  test('errors are exported classes with literal codes, and no any in their arguments', () => {
+    expect(new InvalidOptionError('path', 'bad').code).type.toBe<'FST_AGENT_EVENTS_INVALID_OPTION'>()
+    expect(new InvalidOptionError('path', 'bad').statusCode).type.toBe<500>()
+    expect(new InvalidEventError('bad').code).type.toBe<'FST_AGENT_EVENTS_INVALID_EVENT'>()
+    expect(new MissingJwtError().code).type.toBe<'FST_AGENT_EVENTS_MISSING_JWT'>()
     expect(InvalidOptionError).type.not.toBeConstructableWith(42)
+    expect(MissingJwtError).type.not.toBeConstructableWith('unexpected')
   })
 })
