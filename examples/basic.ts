@@ -1,7 +1,7 @@
 // The smallest useful app: a REST route whose body and response use the shared schemas, and
 // which streams the result to the workflow's subscribers.
 //
-//   npm run demo            then, in another terminal:
+//   npx tsx examples/basic.ts            then, in another terminal:
 //   curl -s -X POST localhost:3000/token -H 'content-type: application/json' -d '{"userId":"alice"}'
 //   curl -s -X POST localhost:3000/workflows/alice-1/result -H "authorization: Bearer $TOKEN" \
 //        -H 'content-type: application/json' -d '{"status":"success","content":"42"}'
