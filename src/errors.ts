@@ -4,7 +4,7 @@ import createError from '@fastify/error'
 // the plugin function) so that users can import them and test `err instanceof` or `err.code`.
 
 /** A registration option is missing its mark; the message names the option. */
-export const InvalidOptionError = createError<[string, string]>(
+export const InvalidOptionError = createError<'FST_AGENT_EVENTS_INVALID_OPTION', 500, [option: string, reason: string]>(
   'FST_AGENT_EVENTS_INVALID_OPTION',
   'Invalid fastify-agent-events option "%s": %s',
   500,
@@ -12,14 +12,14 @@ export const InvalidOptionError = createError<[string, string]>(
 )
 
 /** `@fastify/jwt` was not registered before the plugin. */
-export const MissingJwtError = createError(
+export const MissingJwtError = createError<'FST_AGENT_EVENTS_MISSING_JWT', 500, []>(
   'FST_AGENT_EVENTS_MISSING_JWT',
   'fastify-agent-events needs @fastify/jwt: register it (with the same secret as your REST routes) before this plugin',
   500,
 )
 
 /** An emitted event does not match its schema; `validation` lists each offending field. */
-export const InvalidEventError = createError<[string]>(
+export const InvalidEventError = createError<'FST_AGENT_EVENTS_INVALID_EVENT', 400, [issues: string]>(
   'FST_AGENT_EVENTS_INVALID_EVENT',
   'Invalid agent event: %s',
   400,

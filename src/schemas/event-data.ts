@@ -1,7 +1,12 @@
 import Type, { type Static } from 'typebox'
 
 export const ThoughtData = Type.Object(
-  { content: Type.String({ description: 'What the agent is thinking, as text.' }) },
+  {
+    content: Type.String({
+      description: 'What the agent is thinking, as text.',
+      examples: ['Looking up the order history first.'],
+    }),
+  },
   {
     $id: 'AgentThoughtData',
     description: 'Data of a `thought` event.',
@@ -16,9 +21,12 @@ export type ToolCallStatus = (typeof TOOL_CALL_STATUSES)[number]
 /** Extra keys (progress, arguments, output…) are allowed and travel as given. */
 export const ToolCallData = Type.Object(
   {
-    tool_name: Type.String({ minLength: 1, description: 'Name of the tool being called.' }),
-    status: Type.Enum(TOOL_CALL_STATUSES, { description: 'Where the call stands.' }),
-    message: Type.Optional(Type.String({ description: 'Human-readable detail.' })),
+    tool_name: Type.String({ minLength: 1, description: 'Name of the tool being called.', examples: ['search_orders'] }),
+    status: Type.Enum(TOOL_CALL_STATUSES, {
+      description: 'Where the call stands: `pending`, `in_progress`, `completed` or `failed`.',
+      examples: ['in_progress'],
+    }),
+    message: Type.Optional(Type.String({ description: 'Human-readable detail.', examples: ['Querying 3 systems'] })),
   },
   {
     $id: 'AgentToolCallData',
@@ -35,24 +43,31 @@ export type ToolCallData = Static<typeof ToolCallData> & Record<string, unknown>
 /** Any object; `status`, `content_type` and `content` are the conventional keys. */
 export const ResultData = Type.Object(
   {
-    status: Type.Optional(Type.String({ description: 'Outcome, for instance `success`.' })),
-    content_type: Type.Optional(Type.String({ description: 'Media type of `content`.' })),
-    content: Type.Optional(Type.Unknown({ description: 'The result itself.' })),
+    status: Type.Optional(Type.String({ description: 'Outcome, for instance `success`.', examples: ['success'] })),
+    content_type: Type.Optional(
+      Type.String({ description: 'Media type of `content`.', examples: ['text/markdown', 'application/json'] }),
+    ),
+    content: Type.Optional(Type.Unknown({ description: 'The result itself, of any JSON type.', examples: ['Refund issued.'] })),
   },
   {
     $id: 'AgentResultData',
     description: 'Data of a `result` event: any object, with conventional keys.',
     additionalProperties: true,
-    examples: [{ status: 'success', content_type: 'text/markdown', content: 'Refund issued.' }],
+    examples: [
+      { status: 'success', content_type: 'text/markdown', content: 'Refund issued.' },
+      { status: 'success', content_type: 'application/json', content: { refunded: 42.5, currency: 'EUR' } },
+    ],
   },
 )
 export type ResultData = Static<typeof ResultData> & Record<string, unknown>
 
 export const ErrorData = Type.Object(
   {
-    code: Type.String({ minLength: 1, description: 'Machine-readable error code.' }),
-    message: Type.String({ description: 'Human-readable explanation.' }),
-    details: Type.Optional(Type.Unknown({ description: 'Anything that helps diagnose it.' })),
+    code: Type.String({ minLength: 1, description: 'Machine-readable error code, chosen by the app.', examples: ['TOOL_TIMEOUT'] }),
+    message: Type.String({ description: 'Human-readable explanation.', examples: ['search_orders did not answer in 30 s'] }),
+    details: Type.Optional(
+      Type.Unknown({ description: 'Anything that helps diagnose it, of any JSON type.', examples: [{ tool: 'search_orders' }] }),
+    ),
   },
   {
     $id: 'AgentErrorData',

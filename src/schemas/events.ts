@@ -23,7 +23,7 @@ function agentEventSchema<const Kind extends AgentEventType, Data extends TSchem
 ) {
   return Type.Object(
     {
-      type: Type.Literal(kind),
+      type: Type.Literal(kind, { description: 'The event type; the Socket.IO event name is `agent:<type>`.' }),
       workflowId: WorkflowId,
       data,
       timestamp: Timestamp,
@@ -43,6 +43,8 @@ function agentEventSchema<const Kind extends AgentEventType, Data extends TSchem
           seq: 1,
           id: '2b7f6c1e-5d7a-4c6b-9a51-0c1f4f8e9d10',
         },
+        // A direct event (to one socket or one user): neither `seq` nor `id`.
+        { type: kind, workflowId: 'wf-6f1c2d9e', data: example, timestamp: '2026-01-01T12:00:00.000Z' },
       ],
     },
   )
@@ -74,7 +76,7 @@ export type AgentErrorEvent = Static<typeof AgentErrorEvent>
 
 export const AgentEvent = Type.Union([AgentThoughtEvent, AgentToolCallEvent, AgentResultEvent, AgentErrorEvent], {
   $id: 'AgentEvent',
-  description: 'Any agent event.',
+  description: 'Any agent event, told apart by `type`.',
   examples: [
     {
       type: 'thought',
@@ -83,6 +85,14 @@ export const AgentEvent = Type.Union([AgentThoughtEvent, AgentToolCallEvent, Age
       timestamp: '2026-01-01T12:00:00.000Z',
       seq: 1,
       id: '2b7f6c1e-5d7a-4c6b-9a51-0c1f4f8e9d10',
+    },
+    {
+      type: 'tool_call',
+      workflowId: 'wf-6f1c2d9e',
+      data: { tool_name: 'search_orders', status: 'completed', progress: 1 },
+      timestamp: '2026-01-01T12:00:01.000Z',
+      seq: 2,
+      id: '7d0e5a3b-1f2c-4e8d-b6a9-3c5d7e9f1a2b',
     },
   ],
 })

@@ -32,9 +32,18 @@ export {
   ErrorAck,
   AuthExpiredNotice,
   ServerShutdownNotice,
+  HandshakeError,
   CLIENT_ERROR_CODES,
   HANDSHAKE_ERROR_CODES,
   type ClientErrorCode,
   type HandshakeErrorCode,
 } from './protocol.ts'
 export type { ServerToClientEvents, ClientToServerEvents } from './event-maps.ts'
+export {
+  asyncapiDocument,
+  type AsyncApiDocument,
+  type AsyncApiDocumentOptions,
+  type AsyncApiServerOptions,
+  type JsonObject,
+  type JsonValue,
+} from './asyncapi.ts'

@@ -22,23 +22,39 @@ export const HANDSHAKE_ERROR_CODES = [
 ] as const
 export type HandshakeErrorCode = (typeof HANDSHAKE_ERROR_CODES)[number]
 
+const RetryAfterMs = Type.Integer({
+  minimum: 0,
+  description: 'With `RATE_LIMITED`: milliseconds to wait before trying again.',
+  examples: [1500],
+})
+
 export const ErrorAck = Type.Object(
   {
-    ok: Type.Literal(false),
+    ok: Type.Literal(false, { description: 'The request was refused.' }),
     error: Type.Object(
       {
-        code: Type.Enum(CLIENT_ERROR_CODES),
-        message: Type.String(),
-        retryAfterMs: Type.Optional(Type.Integer({ minimum: 0 })),
+        code: Type.Enum(CLIENT_ERROR_CODES, {
+          description: 'Why: `INVALID_REQUEST`, `FORBIDDEN`, `RATE_LIMITED`, `TOO_MANY_SUBSCRIPTIONS`, `AUTH_INVALID` or `INTERNAL`.',
+          examples: ['FORBIDDEN'],
+        }),
+        message: Type.String({ description: 'Human-readable reason; never the server\'s internals.', examples: ['Not allowed to follow this workflow'] }),
+        retryAfterMs: Type.Optional(RetryAfterMs),
       },
-      { additionalProperties: false },
+      {
+        additionalProperties: false,
+        description: 'What went wrong.',
+        examples: [{ code: 'RATE_LIMITED', message: 'Too many messages', retryAfterMs: 1500 }],
+      },
     ),
   },
   {
     $id: 'AgentErrorAck',
     description: 'Acknowledgement of a refused client request.',
     additionalProperties: false,
-    examples: [{ ok: false, error: { code: 'FORBIDDEN', message: 'Not allowed to follow this workflow' } }],
+    examples: [
+      { ok: false, error: { code: 'FORBIDDEN', message: 'Not allowed to follow this workflow' } },
+      { ok: false, error: { code: 'RATE_LIMITED', message: 'Too many messages', retryAfterMs: 1500 } },
+    ],
   },
 )
 export type ErrorAck = Static<typeof ErrorAck>
@@ -47,37 +63,63 @@ export const SubscribeRequest = Type.Object(
   {
     workflowId: WorkflowId,
     afterSeq: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'Replay every recorded event with a greater `seq` first.' }),
+      Type.Integer({
+        minimum: 0,
+        description: 'Replay every recorded event with a greater `seq` first. Without it the subscription is live only.',
+        examples: [41],
+      }),
     ),
     epoch: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 64, description: 'The `epoch` of the last ack this client had.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'The `epoch` of the last ack this client had; where it differs, the whole buffer is replayed.',
+        examples: ['k3J9x0aQ'],
+      }),
     ),
   },
   {
     $id: 'AgentSubscribeRequest',
     description: 'Payload of `agent:subscribe`.',
     additionalProperties: false,
-    examples: [{ workflowId: 'wf-6f1c2d9e', afterSeq: 41, epoch: 'k3J9x0aQ' }],
+    examples: [{ workflowId: 'wf-6f1c2d9e', afterSeq: 41, epoch: 'k3J9x0aQ' }, { workflowId: 'wf-6f1c2d9e' }],
   },
 )
 export type SubscribeRequest = Static<typeof SubscribeRequest>
 
-export const SubscribeOk = Type.Object(
+const SubscribeOk = Type.Object(
   {
-    ok: Type.Literal(true),
+    ok: Type.Literal(true, { description: 'The socket now follows the workflow.' }),
     workflowId: WorkflowId,
-    epoch: Type.String({ description: 'Current life of the workflow buffer; send it back on resubscribe.' }),
-    lastSeq: Type.Integer({ minimum: 0, description: 'Highest `seq` of the workflow when the ack was sent.' }),
-    replayed: Type.Integer({ minimum: 0, description: 'How many events were replayed before this ack.' }),
-    truncated: Type.Boolean({ description: 'Events after `afterSeq` had already left the buffer.' }),
+    epoch: Type.String({
+      description: 'Current life of the workflow buffer; send it back on resubscribe.',
+      examples: ['k3J9x0aQ'],
+    }),
+    lastSeq: Type.Integer({
+      minimum: 0,
+      description: 'Highest `seq` of the workflow when the ack was sent; 0 when nothing was recorded.',
+      examples: [42],
+    }),
+    replayed: Type.Integer({ minimum: 0, description: 'How many events were replayed before this ack.', examples: [1] }),
+    truncated: Type.Boolean({
+      description: 'Events after `afterSeq` had already left the buffer, or the epoch changed: reload your state.',
+      examples: [false],
+    }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'Acknowledgement of an accepted `agent:subscribe`.',
+    examples: [{ ok: true, workflowId: 'wf-6f1c2d9e', epoch: 'k3J9x0aQ', lastSeq: 42, replayed: 1, truncated: false }],
+  },
 )
 
 export const SubscribeAck = Type.Union([SubscribeOk, ErrorAck], {
   $id: 'AgentSubscribeAck',
   description: 'Acknowledgement of `agent:subscribe`.',
-  examples: [{ ok: true, workflowId: 'wf-6f1c2d9e', epoch: 'k3J9x0aQ', lastSeq: 42, replayed: 1, truncated: false }],
+  examples: [
+    { ok: true, workflowId: 'wf-6f1c2d9e', epoch: 'k3J9x0aQ', lastSeq: 42, replayed: 1, truncated: false },
+    { ok: false, error: { code: 'TOO_MANY_SUBSCRIPTIONS', message: 'At most 100 workflows per socket' } },
+  ],
 })
 export type SubscribeAck = Static<typeof SubscribeAck>
 
@@ -92,45 +134,68 @@ export const UnsubscribeRequest = Type.Object(
 )
 export type UnsubscribeRequest = Static<typeof UnsubscribeRequest>
 
-export const UnsubscribeAck = Type.Union([Type.Object({ ok: Type.Literal(true) }, { additionalProperties: false }), ErrorAck], {
+const UnsubscribeOk = Type.Object(
+  { ok: Type.Literal(true, { description: 'The socket no longer follows the workflow.' }) },
+  { additionalProperties: false, description: 'Acknowledgement of an accepted `agent:unsubscribe`.', examples: [{ ok: true }] },
+)
+
+export const UnsubscribeAck = Type.Union([UnsubscribeOk, ErrorAck], {
   $id: 'AgentUnsubscribeAck',
   description: 'Acknowledgement of `agent:unsubscribe`.',
-  examples: [{ ok: true }],
+  examples: [{ ok: true }, { ok: false, error: { code: 'INVALID_REQUEST', message: 'workflowId must match ^[A-Za-z0-9._:-]{1,128}$' } }],
 })
 export type UnsubscribeAck = Static<typeof UnsubscribeAck>
 
 export const RefreshRequest = Type.Object(
-  { token: Type.String({ minLength: 1, description: 'A newer JWT for the same user.' }) },
+  {
+    token: Type.String({
+      minLength: 1,
+      description: 'A newer JWT for the same user.',
+      examples: ['eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTgwMDAwMDAwMH0.signature'],
+    }),
+  },
   {
     $id: 'AgentRefreshRequest',
-    description: 'Payload of `auth:refresh`.',
+    description: 'Payload of `auth:refresh`: replaces the token of a connected socket before it expires.',
     additionalProperties: false,
     examples: [{ token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTgwMDAwMDAwMH0.signature' }],
   },
 )
 export type RefreshRequest = Static<typeof RefreshRequest>
 
-export const RefreshAck = Type.Union(
-  [
-    Type.Object(
-      { ok: Type.Literal(true), expiresAt: Type.String({ description: 'ISO 8601 time at which the new token expires.' }) },
-      { additionalProperties: false },
-    ),
-    ErrorAck,
-  ],
+const RefreshOk = Type.Object(
   {
-    $id: 'AgentRefreshAck',
-    description: 'Acknowledgement of `auth:refresh`.',
+    ok: Type.Literal(true, { description: 'The socket now runs on the new token.' }),
+    expiresAt: Type.String({
+      description: 'ISO 8601 time at which the new token expires.',
+      examples: ['2026-01-01T13:00:00.000Z'],
+    }),
+  },
+  {
+    additionalProperties: false,
+    description: 'Acknowledgement of an accepted `auth:refresh`.',
     examples: [{ ok: true, expiresAt: '2026-01-01T13:00:00.000Z' }],
   },
 )
+
+export const RefreshAck = Type.Union([RefreshOk, ErrorAck], {
+  $id: 'AgentRefreshAck',
+  description: 'Acknowledgement of `auth:refresh`. A token of another user is refused with `FORBIDDEN`.',
+  examples: [
+    { ok: true, expiresAt: '2026-01-01T13:00:00.000Z' },
+    { ok: false, error: { code: 'AUTH_INVALID', message: 'Invalid or expired token' } },
+  ],
+})
 export type RefreshAck = Static<typeof RefreshAck>
 
 export const AuthExpiredNotice = Type.Object(
-  { code: Type.Literal('AUTH_EXPIRED'), message: Type.String() },
+  {
+    code: Type.Literal('AUTH_EXPIRED', { description: 'Always `AUTH_EXPIRED`.' }),
+    message: Type.String({ description: 'Human-readable reason.', examples: ['Token expired'] }),
+  },
   {
     $id: 'AgentAuthExpired',
-    description: 'Sent just before the server disconnects a socket whose token expired.',
+    description: 'Payload of `auth:expired`, sent just before the server disconnects a socket whose token expired.',
     additionalProperties: false,
     examples: [{ code: 'AUTH_EXPIRED', message: 'Token expired' }],
   },
@@ -138,12 +203,40 @@ export const AuthExpiredNotice = Type.Object(
 export type AuthExpiredNotice = Static<typeof AuthExpiredNotice>
 
 export const ServerShutdownNotice = Type.Object(
-  { reconnect: Type.Literal(true) },
+  { reconnect: Type.Literal(true, { description: 'Reconnect (and replay) once the server is back.' }) },
   {
     $id: 'AgentServerShutdown',
-    description: 'Sent when the server closes, before it disconnects the socket.',
+    description: 'Payload of `server:shutdown`, sent when the server closes, before it disconnects the socket.',
     additionalProperties: false,
     examples: [{ reconnect: true }],
   },
 )
 export type ServerShutdownNotice = Static<typeof ServerShutdownNotice>
+
+export const HandshakeError = Type.Object(
+  {
+    message: Type.String({
+      description: '`Authentication required`, `Invalid or expired token`, `Invalid token payload` or `Too many connection attempts`.',
+      examples: ['Invalid or expired token'],
+    }),
+    data: Type.Object(
+      {
+        code: Type.Enum(HANDSHAKE_ERROR_CODES, {
+          description: '`AUTH_REQUIRED`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_PAYLOAD` or `RATE_LIMITED`.',
+          examples: ['AUTH_EXPIRED'],
+        }),
+        retryAfterMs: Type.Optional(RetryAfterMs),
+      },
+      { description: 'Machine-readable details.', examples: [{ code: 'AUTH_EXPIRED' }] },
+    ),
+  },
+  {
+    $id: 'AgentHandshakeError',
+    description: 'A refused handshake, as `socket.io-client` hands it to `connect_error` (`err.message`, `err.data`).',
+    examples: [
+      { message: 'Invalid or expired token', data: { code: 'AUTH_EXPIRED' } },
+      { message: 'Too many connection attempts', data: { code: 'RATE_LIMITED', retryAfterMs: 30000 } },
+    ],
+  },
+)
+export type HandshakeError = Static<typeof HandshakeError>

@@ -1,0 +1,163 @@
+// The package as npm would publish it: `npm run build` and `npm pack`, then
+// publint and arethetypeswrong on the tarball, then the tarball unpacked into a temporary app
+// outside the repository that imports both entry points from ESM and from CommonJS.
+//
+// No registry access: the app's node_modules holds the unpacked tarball and symlinks to this
+// repository's installed copies of the package's dependencies and peer dependencies, nothing
+// else, so an undeclared import would fail to resolve.
+import { execFile } from 'node:child_process'
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { publint } from 'publint'
+import t from 'tap'
+
+const run = promisify(execFile)
+// tsc and npm pack run inside this file: on a busy machine that takes longer than the default.
+t.setTimeout(300_000)
+const root = resolve(import.meta.dirname, '..')
+const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+  name: string
+  dependencies: Record<string, string>
+  peerDependencies: Record<string, string>
+}
+// Child processes without the test runner's NODE_OPTIONS (its TypeScript loader and
+// instrumentation): they run the built JavaScript as an app would.
+const env = { ...process.env, NODE_OPTIONS: '' }
+
+const work = await mkdtemp(join(tmpdir(), 'fastify-agent-events-pack-'))
+t.teardown(() => rm(work, { recursive: true, force: true }))
+
+// Build, then pack without lifecycle scripts, so that npm's JSON report is all that is on stdout.
+await run('npm', ['run', 'build'], { cwd: root, env })
+const [packed] = JSON.parse(
+  (await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, env, maxBuffer: 16 * 1024 * 1024 })).stdout,
+) as [{ filename: string; files: { path: string }[] }]
+const tarball = join(work, packed.filename)
+
+t.test('the tarball holds dist, README, LICENSE, CHANGELOG and package.json, and nothing else', async (t) => {
+  const paths = packed.files.map((file) => file.path)
+  const allowed = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'])
+  t.same(paths.filter((path) => !allowed.has(path) && !path.startsWith('dist/')), [], 'no other file')
+  for (const path of [...allowed, 'dist/index.js', 'dist/index.d.ts', 'dist/schemas/index.js', 'dist/schemas/index.d.ts']) {
+    t.ok(paths.includes(path), path)
+  }
+  t.notOk(paths.some((path) => path.endsWith('.map')), 'no source maps pointing at sources that are not shipped')
+})
+
+t.test('publint finds nothing on the tarball', async (t) => {
+  const tarballBytes = await readFile(tarball)
+  const { messages } = await publint({
+    pack: { tarball: tarballBytes.buffer.slice(tarballBytes.byteOffset, tarballBytes.byteOffset + tarballBytes.byteLength) },
+    level: 'suggestion',
+    strict: true,
+  })
+  t.same(messages, [])
+  t.comment(`publint: ${messages.length} messages`)
+})
+
+t.test('arethetypeswrong passes on the tarball (profile esm-only: an ESM package for Node >= 20.19)', async (t) => {
+  const attw = join(root, 'node_modules', '.bin', 'attw')
+  const { stdout } = await run(attw, [tarball, '--profile', 'esm-only', '--format', 'json'], { cwd: work, env })
+  const report = JSON.parse(stdout) as { analysis: { problems: unknown[]; entrypoints: Record<string, unknown> } }
+  // esm-only ignores node10 and require() from TypeScript's node16 CommonJS mode, which do not
+  // model require(esm); the runtime test below covers require().
+  const ignored = new Set(['node10', 'node16-cjs'])
+  const problems = (report.analysis.problems as { resolutionKind?: string; kind: string; entrypoint?: string }[])
+    .filter((problem) => problem.resolutionKind === undefined || !ignored.has(problem.resolutionKind))
+  t.same(problems, [], 'no problem for node16 ESM or bundlers')
+  t.same(Object.keys(report.analysis.entrypoints).sort(), ['.', './package.json', './schemas'])
+})
+
+async function installIntoApp(): Promise<string> {
+  const app = join(work, 'app')
+  const installed = join(app, 'node_modules', manifest.name)
+  await mkdir(installed, { recursive: true })
+  await run('tar', ['xzf', tarball, '-C', installed, '--strip-components=1'])
+  for (const dependency of Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })) {
+    const link = join(app, 'node_modules', dependency)
+    await mkdir(dirname(link), { recursive: true })
+    await symlink(join(root, 'node_modules', dependency), link, 'dir')
+  }
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }))
+  return app
+}
+
+const app = await installIntoApp()
+
+// Both scripts register the plugin on a real Fastify app, emit one event and close: the built code
+// runs, not only loads.
+const ESM_APP = `
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import agentEvents, { fastifyAgentEvents, memoryReplayStore } from 'fastify-agent-events'
+import { AgentThoughtEvent, asyncapiDocument } from 'fastify-agent-events/schemas'
+const app = Fastify()
+await app.register(fastifyJwt, { secret: 'packed-tarball-secret-long-enough' })
+await app.register(agentEvents, { authorize: () => true, replay: { store: memoryReplayStore() } })
+await app.ready()
+const event = await app.agentEvents.emitThought('wf-1', 'from ESM')
+await app.close()
+console.log(JSON.stringify({
+  sameExport: agentEvents === fastifyAgentEvents,
+  seq: event.seq,
+  schemaId: AgentThoughtEvent.$id,
+  asyncapi: asyncapiDocument().asyncapi,
+}))
+`
+
+const CJS_APP = `
+const Fastify = require('fastify')
+const fastifyJwt = require('@fastify/jwt')
+const { fastifyAgentEvents, default: defaultExport } = require('fastify-agent-events')
+const { AgentThoughtEvent, asyncapiDocument } = require('fastify-agent-events/schemas')
+async function main() {
+  const app = Fastify()
+  await app.register(fastifyJwt, { secret: 'packed-tarball-secret-long-enough' })
+  await app.register(fastifyAgentEvents, { authorize: () => true })
+  await app.ready()
+  const event = await app.agentEvents.emitThought('wf-1', 'from CommonJS')
+  await app.close()
+  console.log(JSON.stringify({
+    requireModule: process.features.require_module,
+    sameExport: defaultExport === fastifyAgentEvents,
+    seq: event.seq,
+    schemaId: AgentThoughtEvent.$id,
+    asyncapi: asyncapiDocument().asyncapi,
+  }))
+}
+main().catch((error) => { console.error(error); process.exit(1) })
+`
+
+// The three checks run their child processes at once; each test then awaits its own.
+const esmRun = writeFile(join(app, 'esm.mjs'), ESM_APP).then(() => run(process.execPath, ['esm.mjs'], { cwd: app, env }))
+const cjsRun = writeFile(join(app, 'cjs.cjs'), CJS_APP).then(() => run(process.execPath, ['cjs.cjs'], { cwd: app, env }))
+const schemasProbe = (async () => {
+  for (const file of ['loaded-packages.mjs', 'loaded-packages-hooks.mjs']) {
+    await cp(join(root, 'test', 'fixtures', file), join(app, file))
+  }
+  const list = async (target: string) =>
+    JSON.parse((await run(process.execPath, ['loaded-packages.mjs', target], { cwd: app, env })).stdout) as string[]
+  // What a child loads before importing anything (the test runner's instrumentation), subtracted.
+  const [baseline, loaded] = await Promise.all([list('node:os'), list('fastify-agent-events/schemas')])
+  return loaded.filter((name) => !baseline.includes(name) && name !== manifest.name)
+})()
+// Settled here so that a failure is reported by its own test, not as an unhandled rejection.
+for (const pending of [esmRun, cjsRun, schemasProbe]) pending.catch(() => {})
+
+t.test('the installed package works from ESM import', async (t) => {
+  const { stdout, stderr } = await esmRun
+  t.same(JSON.parse(stdout), { sameExport: true, seq: 1, schemaId: 'AgentThoughtEvent', asyncapi: '3.0.0' })
+  t.equal(stderr, '')
+})
+
+t.test('the installed package works from CommonJS require (require(esm), Node >= 20.19)', async (t) => {
+  const { stdout, stderr } = await cjsRun
+  t.same(JSON.parse(stdout), { requireModule: true, sameExport: true, seq: 1, schemaId: 'AgentThoughtEvent', asyncapi: '3.0.0' })
+  t.equal(stderr, '', `no warning on Node ${process.version}`)
+})
+
+t.test('the installed fastify-agent-events/schemas loads typebox only', async (t) => {
+  t.same(await schemasProbe, ['typebox'])
+})

@@ -1,0 +1,28 @@
+import Fastify from 'fastify'
+import { describe, expect, test } from 'tstyche'
+import agentEvents, { type AgentEventsUser, type AuthorizeContext } from 'fastify-agent-events'
+
+// The app types its JWT once, for @fastify/jwt's `request.user` and for the plugin alike.
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string; tenant: string }
+    user: { sub: string; tenant: string; roles: string[] }
+  }
+}
+
+describe('a user type declared through @fastify/jwt FastifyJWT', () => {
+  test('is the type of AgentEventsUser and of authorize({ user })', () => {
+    expect<AgentEventsUser>().type.toBe<{ sub: string; tenant: string; roles: string[] }>()
+    expect<AuthorizeContext['user']>().type.toBe<{ sub: string; tenant: string; roles: string[] }>()
+  })
+
+  test('lets authorize read its claims, and only those', () => {
+    const app = Fastify()
+    expect(app.register).type.toBeCallableWith(agentEvents, {
+      authorize: ({ user, workflowId }: AuthorizeContext) => user.roles.includes('admin') || workflowId.startsWith(user.tenant),
+    })
+    expect(app.register).type.not.toBeCallableWith(agentEvents, {
+      authorize: ({ user }: { user: { email: string } }) => user.email.endsWith('@example.com'),
+    })
+  })
+})
