@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream'
 import fastifyRateLimit from '@fastify/rate-limit'
 import t from 'tap'
 import { AGENT_EVENTS, client, collect, connectAs, refusal, request, startServer, until } from './helpers.ts'
@@ -164,4 +165,37 @@ t.test('rateLimit: false turns both limits off', async (t) => {
     Array.from({ length: 150 }, (_, n) => request(alice, 'agent:unsubscribe', { workflowId: `wf-${n}` })),
   )
   t.equal(acks.filter((ack) => ack.ok === true).length, 150, '150 messages in a burst all pass')
+})
+
+t.test('a failing rate-limit store lets requests through and says so in the log', async (t) => {
+  const warnings: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      warnings.push(chunk.toString())
+      done()
+    },
+  })
+  class BrokenStore {
+    incr(_key: string, callback: (error: Error | null) => void): void {
+      callback(new Error('store unreachable'))
+    }
+    child(): BrokenStore {
+      return this
+    }
+  }
+  const server = await startServer(
+    t,
+    { rateLimit: { connection: { max: 1, timeWindow: '1 minute' } } },
+    {
+      logger: { level: 'warn', stream },
+      before: async (app) => {
+        await app.register(fastifyRateLimit, { global: false, store: BrokenStore as never })
+      },
+    },
+  )
+  const first = await connectAs(t, server, 'alice')
+  const second = await connectAs(t, server, 'alice')
+  t.ok(first.connected && second.connected, 'an outage of the store does not lock clients out')
+  t.match(await request(first, 'agent:subscribe', { workflowId: 'wf-1' }), { ok: true })
+  t.ok(warnings.some((line) => line.includes('rate-limit store failed')), 'the outage is logged')
 })
