@@ -171,8 +171,18 @@ t.test('RS256 server: HS/RS key confusion and foreign keys are refused', async (
   t.comment(`RS256 corpus: ${variants.length} variants`)
 })
 
-t.test('a token valid for REST is valid for the socket, with the same @fastify/jwt', async (t) => {
-  const server = await startServer(t)
-  const socket = await connectAs(t, server, 'alice')
-  t.ok(socket.connected)
+t.test('the socket and the REST routes judge a token alike, with the same @fastify/jwt', async (t) => {
+  const server = await startServer(t, {}, {
+    before: (app) => {
+      app.get('/me', { onRequest: [async (req) => req.jwtVerify()] }, async (req) => req.user)
+    },
+  })
+  const genuine = server.token('alice')
+  const forged = hs256({ sub: 'alice', exp: nowSeconds() + 60 }, 'not-the-secret-but-long-enough-anyway')
+  const rest = async (token: string): Promise<number> =>
+    (await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${token}` } })).status
+  t.equal(await rest(genuine), 200, 'REST admits the genuine token')
+  t.ok((await connectAs(t, server, 'alice', { auth: { token: genuine } })).connected, 'so does the socket')
+  t.equal(await rest(forged), 401, 'REST refuses the forged one')
+  t.equal((await refusal(client(t, server, { auth: { token: forged } }))).data?.code, 'AUTH_INVALID', 'so does the socket')
 })
