@@ -3,12 +3,14 @@
 //
 //   npm run demo            then, in another terminal:
 //   curl -s -X POST localhost:3000/token -H 'content-type: application/json' -d '{"userId":"alice"}'
-//   curl -s -X POST localhost:3000/workflows/wf-1/result -H "authorization: Bearer $TOKEN" \
+//   curl -s -X POST localhost:3000/workflows/alice-1/result -H "authorization: Bearer $TOKEN" \
 //        -H 'content-type: application/json' -d '{"status":"success","content":"42"}'
+//   curl -s 'localhost:3000/workflows/alice-1/events?afterSeq=0' -H "authorization: Bearer $TOKEN"
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import agentEvents from 'fastify-agent-events'
-import { AgentResultEvent, ResultData, WorkflowId } from 'fastify-agent-events/schemas'
+import Type from 'typebox'
+import { AgentEvent, AgentResultEvent, ResultData, WorkflowId } from 'fastify-agent-events/schemas'
 
 export async function buildBasicApp(options: { secret: string; logger?: boolean }): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? true })
@@ -37,7 +39,32 @@ export async function buildBasicApp(options: { secret: string; logger?: boolean 
       body: ResultData,
       response: { 200: AgentResultEvent },
     },
-  }, async (req) => app.agentEvents.emitResult(req.params.id, req.body))
+  }, async (req, reply) => {
+    if (!req.params.id.startsWith(`${(req.user as { sub: string }).sub}-`)) return reply.code(403).send()
+    return app.agentEvents.emitResult(req.params.id, req.body)
+  })
+
+  // The fallback for clients that cannot hold a socket: poll with the last seq seen.
+  app.get<{ Params: { id: string }; Querystring: { afterSeq?: number; limit?: number } }>('/workflows/:id/events', {
+    onRequest: (req) => req.jwtVerify(),
+    schema: {
+      params: Type.Object({ id: WorkflowId }),
+      querystring: Type.Object({
+        afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+      }),
+      response: {
+        200: Type.Object({
+          events: Type.Array(AgentEvent),
+          lastSeq: Type.Integer({ minimum: 0 }),
+          truncated: Type.Boolean(),
+        }),
+      },
+    },
+  }, async (req, reply) => {
+    if (!req.params.id.startsWith(`${(req.user as { sub: string }).sub}-`)) return reply.code(403).send()
+    return app.agentEvents.history(req.params.id, { afterSeq: req.query.afterSeq ?? 0, limit: req.query.limit ?? 100 })
+  })
 
   return app
 }

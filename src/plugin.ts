@@ -7,6 +7,7 @@ import { resolveOptions, type AgentEventsOptions } from './options.ts'
 import { originCheck } from './origin-check.ts'
 import { createRateLimits } from './rate-limits.ts'
 import { userRoom } from './rooms.ts'
+import { disconnectLocalSockets } from './shutdown.ts'
 import { watchSlowConsumer } from './slow-consumer.ts'
 import { identityOf } from './socket-identity.ts'
 import { attachSocketServer, exactPathCheck } from './socket-server.ts'
@@ -63,14 +64,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     }))
 
     // Fastify's close() waits for open connections: tell this node's clients, then let them go.
-    // Only local sockets: with a cluster adapter, namespace-wide calls would reach other nodes too.
-    fastify.addHook('preClose', (done) => {
-      for (const socket of namespace.sockets.values()) {
-        socket.emit('server:shutdown', { reconnect: true })
-        socket.disconnect(true)
-      }
-      done()
-    })
+    fastify.addHook('preClose', () => disconnectLocalSockets(namespace))
     fastify.addHook('onClose', async () => {
       channels.close()
       // io.close() also closes engine.io's clients, including long-polling ones whose timers

@@ -10,13 +10,6 @@ import { SubscriptionCancelled, type WorkflowChannels } from './workflow-channel
 const isSubscribeRequest = compileRequestCheck(SubscribeRequest)
 const isUnsubscribeRequest = compileRequestCheck(UnsubscribeRequest)
 
-/** Workflows each socket follows or is subscribing to, reserved synchronously so limits hold under concurrency. */
-const followed = new WeakMap<Socket, Set<string>>()
-
-export function followedBy(socket: Socket): ReadonlySet<string> {
-  return followed.get(socket) ?? new Set()
-}
-
 /** Register `agent:subscribe` and `agent:unsubscribe` on an authenticated socket. */
 export function handleSubscriptions(
   socket: Socket,
@@ -24,8 +17,9 @@ export function handleSubscriptions(
   options: Pick<ResolvedOptions, 'authorize' | 'authorizeTimeout' | 'maxSubscriptions'>,
   log: FastifyBaseLogger,
 ): void {
+  // Workflows this socket follows or is subscribing to, reserved synchronously so that
+  // maxSubscriptions holds when many subscribes arrive at once.
   const workflows = new Set<string>()
-  followed.set(socket, workflows)
 
   socket.on('agent:subscribe', async (...args: unknown[]) => {
     const { payload, ack } = splitArguments(args)

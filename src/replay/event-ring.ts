@@ -6,17 +6,15 @@ interface Entry {
 }
 
 /**
- * The retained tail of one workflow's events: a fixed-capacity circular buffer, so that
- * appending to a full buffer drops the oldest entry in O(1) and never reallocates.
+ * The retained tail of one workflow's events: a circular buffer that grows up to its capacity
+ * (most workflows never fill it, so nothing is preallocated) and then drops the oldest entry in O(1).
  */
 export class EventRing {
-  readonly #entries: (Entry | undefined)[]
+  #entries: (Entry | undefined)[] = []
   #head = 0
   #size = 0
 
-  constructor(readonly capacity: number) {
-    this.#entries = new Array<Entry | undefined>(capacity)
-  }
+  constructor(readonly capacity: number) {}
 
   get size(): number {
     return this.#size
@@ -29,10 +27,22 @@ export class EventRing {
 
   push(event: RecordedAgentEvent, recordedAt: number): void {
     if (this.capacity === 0) return
-    const tail = (this.#head + this.#size) % this.capacity
-    this.#entries[tail] = { event, recordedAt }
-    if (this.#size < this.capacity) this.#size++
-    else this.#head = (this.#head + 1) % this.capacity
+    const entry = { event, recordedAt }
+    if (this.#size === this.#entries.length && this.#entries.length < this.capacity) {
+      // Full at its current length but below capacity: straighten it if it wrapped, then grow.
+      if (this.#head !== 0) {
+        this.#entries = [...this.#entries.slice(this.#head), ...this.#entries.slice(0, this.#head)]
+        this.#head = 0
+      }
+      this.#entries.push(entry)
+      this.#size++
+      return
+    }
+    // A free slot at the tail (entries aged out), or at capacity: overwrite the oldest.
+    const tail = (this.#head + this.#size) % this.#entries.length
+    this.#entries[tail] = entry
+    if (this.#size < this.#entries.length) this.#size++
+    else this.#head = (this.#head + 1) % this.#entries.length
   }
 
   /** Drop entries recorded before `cutoff` (they are in age order). */
@@ -41,7 +51,7 @@ export class EventRing {
       const oldest = this.#entries[this.#head]
       if (oldest === undefined || oldest.recordedAt >= cutoff) return
       this.#entries[this.#head] = undefined
-      this.#head = (this.#head + 1) % this.capacity
+      this.#head = (this.#head + 1) % this.#entries.length
       this.#size--
     }
   }
@@ -54,7 +64,7 @@ export class EventRing {
     const count = Math.min(limit, this.#size - skip)
     const out: RecordedAgentEvent[] = []
     for (let i = 0; i < count; i++) {
-      const entry = this.#entries[(this.#head + skip + i) % this.capacity]
+      const entry = this.#entries[(this.#head + skip + i) % this.#entries.length]
       if (entry !== undefined) out.push(entry.event)
     }
     return out

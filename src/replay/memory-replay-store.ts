@@ -63,12 +63,14 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
 
   function forget(workflowId: string): void {
     if (buffers.delete(workflowId)) generation++
+    if (mostRecent === workflowId) mostRecent = undefined
   }
 
   function isExpired(buffer: WorkflowBuffer, now: number): boolean {
     return now - buffer.lastWriteAt >= ttlMs!
   }
 
+  let mostRecent: string | undefined
   function live(workflowId: string, now: number): WorkflowBuffer | undefined {
     const buffer = buffers.get(workflowId)
     if (buffer === undefined) return undefined
@@ -77,8 +79,12 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
       return undefined
     }
     buffer.ring.dropOlderThan(now - ttlMs!)
-    buffers.delete(workflowId)
-    buffers.set(workflowId, buffer)
+    // Re-inserting moves the workflow to the most recently used end; skip it when it is there.
+    if (mostRecent !== workflowId) {
+      buffers.delete(workflowId)
+      buffers.set(workflowId, buffer)
+      mostRecent = workflowId
+    }
     return buffer
   }
 
@@ -101,6 +107,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
       if (buffer === undefined) {
         buffer = { epoch: currentEpoch(), lastSeq: 0, lastWriteAt: now, ring: new EventRing(maxEvents) }
         buffers.set(event.workflowId, buffer)
+        mostRecent = event.workflowId
         if (buffers.size > maxWorkflows) {
           const leastRecent = buffers.keys().next().value
           if (leastRecent !== undefined) forget(leastRecent)

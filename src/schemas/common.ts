@@ -3,8 +3,8 @@ import Type, { type Static } from 'typebox'
 /** Matches `^[A-Za-z0-9._:-]{1,128}$`: UUIDs, slugs and `tenant:run` style ids fit. */
 export const WORKFLOW_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$'
 
+// No $id: it is embedded in many schemas, and one $id twice in a document breaks $ref resolution.
 export const WorkflowId = Type.String({
-  $id: 'AgentWorkflowId',
   pattern: WORKFLOW_ID_PATTERN,
   description: 'Identifier of one agent workflow run.',
   examples: ['wf-6f1c2d9e'],

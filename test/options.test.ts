@@ -1,0 +1,107 @@
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import t from 'tap'
+import agentEvents, { type AgentEventsOptions } from '../src/index.ts'
+import { normalizePath } from '../src/options.ts'
+import { SECRET } from './helpers.ts'
+
+async function register(options: unknown): Promise<unknown> {
+  const app = Fastify()
+  await app.register(fastifyJwt, { secret: SECRET })
+  try {
+    await app.register(agentEvents, options as AgentEventsOptions)
+    await app.ready()
+    return undefined
+  } catch (error) {
+    return error
+  } finally {
+    await app.close()
+  }
+}
+
+const badOptions: [string, unknown][] = [
+  ['path', { path: '' }],
+  ['path', { path: 'ws' }],
+  ['path', { path: '/ws/../admin' }],
+  ['path', { path: '/w s' }],
+  ['path', { path: '/' }],
+  ['path', { path: 42 }],
+  ['namespace', { namespace: 'agents' }],
+  ['cors', { cors: 'yes' }],
+  ['cors.origin', { cors: { origin: ['https://app.example.com/path'] } }],
+  ['cors.origin', { cors: { origin: [42] } }],
+  ['cors.credentials', { cors: { credentials: 'true' } }],
+  ['auth', { auth: [] }],
+  ['auth.tokenFrom', { auth: { tokenFrom: ['query'] } }],
+  ['auth.tokenFrom', { auth: { tokenFrom: [] } }],
+  ['auth.tokenFrom', { auth: { tokenFrom: ['cookie'] } }],
+  ['auth.userIdClaim', { auth: { userIdClaim: '' } }],
+  ['auth.verify', { auth: { verify: 'HS256' } }],
+  ['auth.requireExp', { auth: { requireExp: 'no' } }],
+  ['authorize', { authorize: true }],
+  ['rateLimit', { rateLimit: true }],
+  ['rateLimit.connection.max', { rateLimit: { connection: { max: 0, timeWindow: 1000 } } }],
+  ['rateLimit.message.timeWindow', { rateLimit: { message: { max: 5, timeWindow: 'soon' } } }],
+  ['replay', { replay: 'memory' }],
+  ['replay.maxEvents', { replay: { maxEvents: -1 } }],
+  ['replay.maxEvents', { replay: { maxEvents: 1.5 } }],
+  ['replay.ttl', { replay: { ttl: 'forever' } }],
+  ['replay.maxWorkflows', { replay: { maxWorkflows: 0 } }],
+  ['replay.store', { replay: { store: {} } }],
+  ['authorizeTimeout', { authorizeTimeout: 0 }],
+  ['maxSubscriptions', { maxSubscriptions: Infinity }],
+  ['maxBufferedBytes', { maxBufferedBytes: '1mb' }],
+  ['validate', { validate: 'yes' }],
+  ['socketio', { socketio: 1 }],
+  ['socketio.path', { socketio: { path: '/other' } }],
+  ['socketio.allowRequest', { socketio: { allowRequest: () => true } }],
+  ['unknownOption', { unknownOption: 1 }],
+]
+
+for (const [option, options] of badOptions) {
+  t.test(`a bad "${option}" fails registration, naming it`, async (t) => {
+    const error = (await register(options)) as { code?: string; message?: string } | undefined
+    t.equal(error?.code, 'FST_AGENT_EVENTS_INVALID_OPTION')
+    t.match(error?.message, `"${option}"`)
+  })
+}
+
+t.test('paths are normalized: a trailing slash is dropped', async (t) => {
+  t.equal(normalizePath(undefined), '/socket.io')
+  t.equal(normalizePath('/ws'), '/ws')
+  t.equal(normalizePath('/ws/'), '/ws')
+  t.equal(normalizePath('/api/v1/events'), '/api/v1/events')
+})
+
+t.test('registration without @fastify/jwt fails with a clear error', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(
+    (async () => {
+      await app.register(agentEvents)
+      await app.ready()
+    })(),
+    /@fastify\/jwt/,
+  )
+})
+
+t.test('good options register', async (t) => {
+  t.equal(
+    await register({
+      path: '/ws/',
+      namespace: '/agents',
+      cors: { origin: 'https://app.example.com', credentials: true },
+      auth: { tokenFrom: ['header'], userIdClaim: 'uid', verify: { allowedIss: 'me' }, requireExp: false },
+      authorize: () => true,
+      rateLimit: false,
+      replay: { maxEvents: 10, ttl: 60_000, maxWorkflows: 5 },
+      authorizeTimeout: 100,
+      maxSubscriptions: 3,
+      maxBufferedBytes: 1024,
+      validate: false,
+      socketio: { pingInterval: 10_000 },
+    }),
+    undefined,
+  )
+  t.equal(await register({ replay: false }), undefined)
+})
