@@ -36,6 +36,9 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       exactPathCheck(options.path),
       originCheck(options.cors),
     ])
+    if (!ownsServer) {
+      log.warn('reusing the app\'s fastify.io: its own allowRequest and cors decide which handshakes reach the plugin (path and Origin checks are not added)')
+    }
     const namespace = io.of(options.namespace)
     const channels = new WorkflowChannels(namespace, options.store, options.replayEnabled, log)
     const clockToleranceMs = clockToleranceOf(options.verify)
