@@ -199,3 +199,16 @@ t.test('a failing rate-limit store lets requests through and says so in the log'
   t.match(await request(first, 'agent:subscribe', { workflowId: 'wf-1' }), { ok: true })
   t.ok(warnings.some((line) => line.includes('rate-limit store failed')), 'the outage is logged')
 })
+
+t.test('trustProxy as an address list is read with Fastify\'s own rules', async (t) => {
+  const from = (ip: string) => ({ extraHeaders: { 'x-forwarded-for': ip } })
+  const trusted = await startServer(t, { rateLimit: { connection: { max: 1, timeWindow: '1 minute' } } }, { fastify: { trustProxy: '127.0.0.1' } })
+  await connectAs(t, trusted, 'alice', from('203.0.113.1'))
+  const other = await connectAs(t, trusted, 'alice', from('203.0.113.2'))
+  t.ok(other.connected, 'the peer 127.0.0.1 is a trusted proxy: each forwarded client has its own budget')
+
+  const untrusted = await startServer(t, { rateLimit: { connection: { max: 1, timeWindow: '1 minute' } } }, { fastify: { trustProxy: '10.0.0.1' } })
+  await connectAs(t, untrusted, 'alice', from('203.0.113.1'))
+  const error = await refusal(client(t, untrusted, { auth: { token: untrusted.token('alice') }, ...from('203.0.113.2') }))
+  t.equal(error.data?.code, 'RATE_LIMITED', 'the peer is not in the list: X-Forwarded-For is ignored')
+})
