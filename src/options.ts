@@ -74,6 +74,8 @@ export const DEFAULTS = Object.freeze({
   maxSubscriptions: 100,
   maxBufferedBytes: 1_048_576,
   maxHttpBufferSize: 100_000,
+  /** A connection that never completes its Socket.IO handshake is closed after this (ms). */
+  connectTimeout: 10_000,
 })
 
 export interface ResolvedRateLimitRule {
@@ -278,7 +280,11 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     maxSubscriptions: positiveInteger(options.maxSubscriptions, 'maxSubscriptions', DEFAULTS.maxSubscriptions),
     maxBufferedBytes: positiveInteger(options.maxBufferedBytes, 'maxBufferedBytes', DEFAULTS.maxBufferedBytes),
     validate: optionalBoolean(options.validate, 'validate', true),
-    socketio: { maxHttpBufferSize: DEFAULTS.maxHttpBufferSize, ...socketio } as Partial<ServerOptions>,
+    socketio: {
+      maxHttpBufferSize: DEFAULTS.maxHttpBufferSize,
+      connectTimeout: DEFAULTS.connectTimeout,
+      ...socketio,
+    } as Partial<ServerOptions>,
     // Last: the only step with a side effect (a memory store's sweep timer), so it never runs
     // for options that fail above.
     ...resolveReplay(options.replay),

@@ -4,11 +4,17 @@ import { createAgentEvents, type AgentEventsDecorator } from './emitters.ts'
 import { MissingJwtError } from './errors.ts'
 import { createHandshakeAuthenticator } from './handshake-auth.ts'
 import { resolveOptions, type AgentEventsOptions } from './options.ts'
+import { originCheck } from './origin-check.ts'
+import { createRateLimits } from './rate-limits.ts'
 import { userRoom } from './rooms.ts'
 import { disconnectLocalSockets } from './shutdown.ts'
+import { watchSlowConsumer } from './slow-consumer.ts'
 import { identityOf } from './socket-identity.ts'
 import { attachSocketServer, exactPathCheck } from './socket-server.ts'
 import { handleSubscriptions } from './subscription-handlers.ts'
+import { clockToleranceOf, watchTokenExpiry } from './token-expiry.ts'
+import { handleTokenRefresh } from './token-refresh.ts'
+import { answerUnknownEvents } from './unknown-events.ts'
 import { WorkflowChannels } from './workflow-channels.ts'
 
 declare module 'fastify' {
@@ -26,7 +32,14 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     if (options.authorize === undefined) {
       log.warn('no authorize hook given: every authenticated user may follow every workflow')
     }
-    const { io, ownsServer } = attachSocketServer(fastify, options, [exactPathCheck(options.path)])
+    const rateLimits = await createRateLimits(fastify, options, log)
+    const { io, ownsServer } = attachSocketServer(fastify, options, [
+      exactPathCheck(options.path),
+      originCheck(options.cors),
+    ])
+    if (!ownsServer) {
+      log.warn('reusing the app\'s fastify.io: its own allowRequest and cors decide which handshakes reach the plugin (path and Origin checks are not added)')
+    }
     const namespace = io.of(options.namespace)
     const sharedStore = typeof options.store.watch === 'function'
     const channels = new WorkflowChannels(namespace, options.store, options.replayEnabled, log, sharedStore)
@@ -39,13 +52,20 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       onError: (error) => log.error({ err: error }, 'replay store: link to other nodes failed, retrying'),
       onReconnect: () => channels.resync(),
     })
+    const clockToleranceMs = clockToleranceOf(options.verify)
 
+    // The limit comes first, so that a flood of bad tokens is counted too.
+    if (rateLimits !== undefined) namespace.use(rateLimits.handshake)
     namespace.use(createHandshakeAuthenticator(fastify, options, log))
     namespace.on('connection', (socket) => {
       const identity = identityOf(socket)
       if (identity === undefined) return void socket.disconnect(true)
+      watchSlowConsumer(socket, options.maxBufferedBytes, log)
+      rateLimits?.limitMessages(socket)
+      answerUnknownEvents(socket)
       void socket.join(userRoom(identity.userId))
       handleSubscriptions(socket, channels, options, log)
+      handleTokenRefresh(socket, fastify, options, watchTokenExpiry(socket, clockToleranceMs, log), log)
     })
 
     fastify.decorate('agentEvents', createAgentEvents({

@@ -53,7 +53,11 @@ t.test('messages without an ack, with only an ack, or unknown events never throw
 })
 
 t.test('maxSubscriptions holds under concurrency: 101 subscribes at once give exactly 100 ok', async (t) => {
-  const server = await startServer(t, { authorize: async () => { await new Promise((resolve) => setImmediate(resolve)); return true } })
+  // 103 messages in this test: above the default message limit (100 per 10 s), which has its own tests.
+  const server = await startServer(t, {
+    authorize: async () => { await new Promise((resolve) => setImmediate(resolve)); return true },
+    rateLimit: { message: { max: 1000, timeWindow: '10 seconds' } },
+  })
   const socket = await connectAs(t, server, 'u1')
   const acks = await Promise.all(
     Array.from({ length: 101 }, (_, i) => request<{ ok: boolean; error?: { code: string } }>(socket, 'agent:subscribe', { workflowId: `wf-${i}` })),

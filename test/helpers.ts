@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import { io as ioClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client'
 import type { Test } from 'tap'
@@ -18,13 +18,15 @@ export interface TestServer {
 export interface StartOptions {
   jwt?: Partial<FastifyJWTOptions>
   logger?: unknown
+  /** Further Fastify server options (`trustProxy`…). */
+  fastify?: FastifyServerOptions
   /** Runs after @fastify/jwt and before the plugin. */
   before?: (app: FastifyInstance) => Promise<void> | void
 }
 
 /** A real Fastify server on 127.0.0.1, port 0, closed when the test ends. */
 export async function startServer(t: Test, options: AgentEventsOptions = {}, start: StartOptions = {}): Promise<TestServer> {
-  const app = Fastify({ logger: (start.logger ?? false) as boolean })
+  const app = Fastify({ ...start.fastify, logger: (start.logger ?? false) as boolean })
   t.teardown(() => app.close())
   await app.register(fastifyJwt, { secret: SECRET, ...start.jwt } as FastifyJWTOptions)
   await start.before?.(app)
