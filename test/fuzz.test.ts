@@ -3,6 +3,7 @@ import type { Socket as ClientSocket } from 'socket.io-client'
 import { AGENT_EVENTS, client, collect, connectAs, request, startServer, until, waitFor, type TestServer } from './helpers.ts'
 import { nowSeconds, hs256 } from './forge.ts'
 import { SECRET } from './helpers.ts'
+import { seededRandom } from './random.ts'
 
 // Random malformed traffic from several sockets while a healthy client follows a workflow. The
 // seed is fixed and printed: FUZZ_SEED=<n> replays a run exactly.
@@ -16,18 +17,7 @@ const EVENTS_PER_ROUND = 3
 /** Kept under maxHttpBufferSize (100 000): larger payloads are allowed to cost the connection. */
 const MAX_PACKET_CHARS = 90_000
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let value = state
-    value = Math.imul(value ^ (value >>> 15), value | 1)
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61)
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const random = mulberry32(SEED)
+const random = seededRandom(SEED)
 const int = (below: number): number => Math.floor(random() * below)
 const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T
 

@@ -101,3 +101,19 @@ export async function until(predicate: () => boolean, ms = 5000): Promise<void> 
     await new Promise((resolve) => setImmediate(resolve))
   }
 }
+
+/** A successful `agent:subscribe` acknowledgement. */
+export interface SubscribeOk {
+  ok: true
+  workflowId: string
+  epoch: string
+  lastSeq: number
+  replayed: number
+  truncated: boolean
+}
+
+/** The integers from `from` to `to`, both included. */
+export const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+/** The `seq` of each event, in order. */
+export const seqs = (events: readonly { seq?: unknown }[]): number[] => events.map((event) => event.seq as number)

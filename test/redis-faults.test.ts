@@ -1,19 +1,9 @@
 import t from 'tap'
 import type { Socket as ClientSocket } from 'socket.io-client'
-import { AGENT_EVENTS, collect, connectAs, request, until, waitFor } from './helpers.ts'
+import { AGENT_EVENTS, collect, connectAs, request, until, waitFor, range, seqs, type SubscribeOk } from './helpers.ts'
 import { linked, startRedisNode } from './redis-nodes.ts'
 import { redisAvailable, startRedis } from './redis-server.ts'
 
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-const seqs = (events: Record<string, unknown>[]): number[] => events.map((event) => event.seq as number)
-
-interface SubscribeAck {
-  ok: boolean
-  epoch: string
-  lastSeq: number
-  replayed: number
-  truncated: boolean
-}
 
 /** Resolve when the server ends this client's connection (a transport close, so the client may reconnect). */
 function disconnected(socket: ClientSocket): Promise<string> {
@@ -29,8 +19,8 @@ if (redisAvailable(t)) {
     const onB = await connectAs(t, b, 'bob')
     const gotA = collect(onA, AGENT_EVENTS)
     const gotB = collect(onB, AGENT_EVENTS)
-    const ackA = await request<SubscribeAck>(onA, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
-    await request<SubscribeAck>(onB, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
+    const ackA = await request<SubscribeOk>(onA, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
+    await request<SubscribeOk>(onB, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
     for (let i = 1; i <= 5; i++) await a.app.agentEvents.emitThought('wf', `before ${i}`)
     await until(() => gotA.length === 5 && gotB.length === 5)
 
@@ -65,7 +55,7 @@ if (redisAvailable(t)) {
     // The client comes back on the other node with the epoch and seq of its last ack and events.
     const again = await connectAs(t, b, 'alice')
     const gotAgain = collect(again, AGENT_EVENTS)
-    const ack = await request<SubscribeAck>(again, 'agent:subscribe', { workflowId: 'wf', afterSeq: 5, epoch: ackA.epoch })
+    const ack = await request<SubscribeOk>(again, 'agent:subscribe', { workflowId: 'wf', afterSeq: 5, epoch: ackA.epoch })
     t.match(ack, { ok: true, truncated: true, lastSeq: 1, replayed: 1 }, 'told truncated: true, with the whole new buffer')
     t.not(ack.epoch, ackA.epoch, 'a new epoch')
     await a.app.agentEvents.emitThought('wf', 'after 2')
@@ -81,7 +71,7 @@ if (redisAvailable(t)) {
     const b = await startRedisNode(t, redis)
     const first = await connectAs(t, b, 'carol')
     const seen = collect(first, AGENT_EVENTS)
-    const ack1 = await request<SubscribeAck>(first, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
+    const ack1 = await request<SubscribeOk>(first, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
     for (let i = 1; i <= 3; i++) await a.app.agentEvents.emitThought('wf', `old ${i}`)
     await until(() => seen.length === 3)
     first.disconnect()
@@ -91,7 +81,7 @@ if (redisAvailable(t)) {
 
     const second = await connectAs(t, b, 'carol')
     const replayed = collect(second, AGENT_EVENTS)
-    const ack2 = await request<SubscribeAck>(second, 'agent:subscribe', { workflowId: 'wf', afterSeq: 3, epoch: ack1.epoch })
+    const ack2 = await request<SubscribeOk>(second, 'agent:subscribe', { workflowId: 'wf', afterSeq: 3, epoch: ack1.epoch })
     t.match(ack2, { ok: true, truncated: true, lastSeq: 2, replayed: 2 })
     t.not(ack2.epoch, ack1.epoch)
     t.same(seqs(replayed), [1, 2])

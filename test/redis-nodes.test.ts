@@ -2,20 +2,10 @@ import t from 'tap'
 import type { RecordedAgentEvent } from '../src/index.ts'
 import { Writable } from 'node:stream'
 import { createAdapter } from '@socket.io/redis-adapter'
-import { AGENT_EVENTS, collect, connectAs, request, startServer, until, waitFor } from './helpers.ts'
+import { AGENT_EVENTS, collect, connectAs, request, startServer, until, waitFor, range, seqs, type SubscribeOk } from './helpers.ts'
 import { startRedisNode } from './redis-nodes.ts'
 import { redisAvailable, startRedis } from './redis-server.ts'
 
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-const seqs = (events: Record<string, unknown>[]): number[] => events.map((event) => event.seq as number)
-
-interface SubscribeAck {
-  ok: boolean
-  epoch: string
-  lastSeq: number
-  replayed: number
-  truncated: boolean
-}
 
 if (redisAvailable(t)) {
   t.test('a client on node B gets every event emitted on node A, in order', async (t) => {
@@ -57,7 +47,7 @@ if (redisAvailable(t)) {
     const first = await connectAs(t, a, 'carol')
     const seen: Record<string, unknown>[] = []
     first.on('agent:thought', (event: Record<string, unknown>) => seen.push(event))
-    const ack1 = await request<SubscribeAck>(first, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
+    const ack1 = await request<SubscribeOk>(first, 'agent:subscribe', { workflowId: 'wf', afterSeq: 0 })
     for (let i = 1; i <= 10; i++) await a.app.agentEvents.emitThought('wf', `step ${i}`)
     await until(() => seen.length === 10)
     first.disconnect()
@@ -69,7 +59,7 @@ if (redisAvailable(t)) {
     const emitting = (async () => {
       for (let i = 21; i <= 40; i++) await a.app.agentEvents.emitThought('wf', `step ${i}`)
     })()
-    const ack2 = await request<SubscribeAck>(second, 'agent:subscribe', { workflowId: 'wf', afterSeq: 10, epoch: ack1.epoch })
+    const ack2 = await request<SubscribeOk>(second, 'agent:subscribe', { workflowId: 'wf', afterSeq: 10, epoch: ack1.epoch })
     await emitting
     await until(() => seen.length === 40)
     t.same(seqs(seen), range(1, 40), 'every event once, in order')

@@ -3,18 +3,7 @@ import type { Socket as ClientSocket } from 'socket.io-client'
 import { AGENT_EVENTS, connectAs, request, until } from './helpers.ts'
 import { type RedisNode, startRedisNode } from './redis-nodes.ts'
 import { redisAvailable, startRedis } from './redis-server.ts'
-
-/** mulberry32: a small seeded generator, so that a failing run can be replayed with its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from './random.ts'
 
 interface SubscribeAck {
   ok: boolean
@@ -68,7 +57,7 @@ if (redisAvailable(t)) {
     // A fixed seed keeps CI reproducible; SEED=<n> explores other runs.
     const seed = Number(process.env.SEED ?? 20_261_126)
     t.comment(`seed ${seed} (replay with SEED=${seed})`)
-    const next = random(seed)
+    const next = seededRandom(seed)
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T
 
     const redis = await startRedis(t)

@@ -1,18 +1,7 @@
 import t from 'tap'
 import { memoryReplayStore } from '../src/index.ts'
-import { AGENT_EVENTS, collect, connectAs, request, startServer, until, waitFor } from './helpers.ts'
+import { AGENT_EVENTS, collect, connectAs, range, request, seqs, startServer, until, waitFor, type SubscribeOk } from './helpers.ts'
 
-interface SubscribeOk {
-  ok: true
-  workflowId: string
-  epoch: string
-  lastSeq: number
-  replayed: number
-  truncated: boolean
-}
-
-const seqs = (events: { seq?: number }[]): (number | undefined)[] => events.map((event) => event.seq)
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 async function emitMany(server: Awaited<ReturnType<typeof startServer>>, workflowId: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) await server.app.agentEvents.emitThought(workflowId, `thought ${i}`)
