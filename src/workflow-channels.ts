@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { Namespace, Socket } from 'socket.io'
+import type { BroadcastOperator, DefaultEventsMap, Namespace, Socket } from 'socket.io'
 import { WIRE_EVENT_NAMES, type RecordedAgentEvent } from './schemas/index.ts'
 import type { ReplayStore } from './replay/replay-store.ts'
 import { workflowRoom } from './rooms.ts'
@@ -35,6 +35,11 @@ export class SubscriptionCancelled extends Error {}
  */
 class WorkflowChannel {
   readonly room: string
+  /**
+   * `namespace.local.to(room)`, built once: Socket.IO's operators are immutable, and building one
+   * per event costs three operators and three Sets.
+   */
+  readonly toRoom: BroadcastOperator<DefaultEventsMap, unknown>
   /** Highest `seq` forwarded to the room; `undefined` until the first event or catch-up fixes it. */
   lastSeq: number | undefined
   /** Subscribers catching up, by socket id, with the live events delivered meanwhile. */
@@ -43,8 +48,9 @@ class WorkflowChannel {
   readonly ahead = new Map<number, RecordedAgentEvent>()
   gapTimer: NodeJS.Timeout | undefined
 
-  constructor(readonly workflowId: string) {
+  constructor(readonly workflowId: string, namespace: Namespace) {
     this.room = workflowRoom(workflowId)
+    this.toRoom = namespace.local.to(this.room)
   }
 }
 
@@ -76,7 +82,7 @@ export class WorkflowChannels {
   #forward(channel: WorkflowChannel, event: RecordedAgentEvent): void {
     channel.lastSeq = event.seq
     // `local`: with a cluster adapter each node delivers to its own sockets; one encoding per event.
-    this.namespace.local.to(channel.room).emit(WIRE_EVENT_NAMES[event.type], event)
+    channel.toRoom.emit(WIRE_EVENT_NAMES[event.type], event)
     for (const buffer of channel.catchingUp.values()) buffer.push(event)
   }
 
@@ -236,7 +242,7 @@ export class WorkflowChannels {
   #channel(workflowId: string): WorkflowChannel {
     let channel = this.#channels.get(workflowId)
     if (channel === undefined) {
-      channel = new WorkflowChannel(workflowId)
+      channel = new WorkflowChannel(workflowId, this.namespace)
       this.#channels.set(workflowId, channel)
     }
     return channel
