@@ -1,22 +1,18 @@
 import type { RecordedAgentEvent } from '../schemas/index.ts'
 
-interface Entry {
-  event: RecordedAgentEvent
-  recordedAt: number
-}
-
 /**
  * The retained tail of one workflow's events: a fixed-capacity circular buffer, so that
- * appending to a full buffer drops the oldest entry in O(1) and never reallocates.
+ * appending to a full buffer drops the oldest entry in O(1). Events and their recording times
+ * sit in parallel arrays that grow up to `capacity` as needed (a quiet workflow costs little), so
+ * an append allocates no entry object.
  */
 export class EventRing {
-  readonly #entries: (Entry | undefined)[]
+  readonly #events: (RecordedAgentEvent | undefined)[] = []
+  readonly #recordedAt: number[] = []
   #head = 0
   #size = 0
 
-  constructor(readonly capacity: number) {
-    this.#entries = new Array<Entry | undefined>(capacity)
-  }
+  constructor(readonly capacity: number) {}
 
   get size(): number {
     return this.#size
@@ -24,13 +20,14 @@ export class EventRing {
 
   /** `seq` of the oldest retained event, or `undefined` when empty. */
   get firstSeq(): number | undefined {
-    return this.#size === 0 ? undefined : this.#entries[this.#head]?.event.seq
+    return this.#size === 0 ? undefined : this.#events[this.#head]?.seq
   }
 
   push(event: RecordedAgentEvent, recordedAt: number): void {
     if (this.capacity === 0) return
     const tail = (this.#head + this.#size) % this.capacity
-    this.#entries[tail] = { event, recordedAt }
+    this.#events[tail] = event
+    this.#recordedAt[tail] = recordedAt
     if (this.#size < this.capacity) this.#size++
     else this.#head = (this.#head + 1) % this.capacity
   }
@@ -38,9 +35,8 @@ export class EventRing {
   /** Drop entries recorded before `cutoff` (they are in age order). */
   dropOlderThan(cutoff: number): void {
     while (this.#size > 0) {
-      const oldest = this.#entries[this.#head]
-      if (oldest === undefined || oldest.recordedAt >= cutoff) return
-      this.#entries[this.#head] = undefined
+      if ((this.#recordedAt[this.#head] as number) >= cutoff) return
+      this.#events[this.#head] = undefined
       this.#head = (this.#head + 1) % this.capacity
       this.#size--
     }
@@ -54,8 +50,8 @@ export class EventRing {
     const count = Math.min(limit, this.#size - skip)
     const out: RecordedAgentEvent[] = []
     for (let i = 0; i < count; i++) {
-      const entry = this.#entries[(this.#head + skip + i) % this.capacity]
-      if (entry !== undefined) out.push(entry.event)
+      const event = this.#events[(this.#head + skip + i) % this.capacity]
+      if (event !== undefined) out.push(event)
     }
     return out
   }
