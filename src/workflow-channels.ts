@@ -36,10 +36,11 @@ export class SubscriptionCancelled extends Error {}
 class WorkflowChannel {
   readonly room: string
   /**
-   * `namespace.local.to(room)`, built once: Socket.IO's operators are immutable, and building one
-   * per event costs three operators and three Sets.
+   * `namespace.local.to(room)`, built on the first event and kept: Socket.IO's operators are
+   * immutable, and building one per event costs three operators and three Sets. Not built for a
+   * workflow that never gets an event, so idle subscriptions cost no memory for it.
    */
-  readonly toRoom: BroadcastOperator<DefaultEventsMap, unknown>
+  toRoom: BroadcastOperator<DefaultEventsMap, unknown> | undefined
   /** Highest `seq` forwarded to the room; `undefined` until the first event or catch-up fixes it. */
   lastSeq: number | undefined
   /** Subscribers catching up, by socket id, with the live events delivered meanwhile. */
@@ -48,9 +49,8 @@ class WorkflowChannel {
   readonly ahead = new Map<number, RecordedAgentEvent>()
   gapTimer: NodeJS.Timeout | undefined
 
-  constructor(readonly workflowId: string, namespace: Namespace) {
+  constructor(readonly workflowId: string) {
     this.room = workflowRoom(workflowId)
-    this.toRoom = namespace.local.to(this.room)
   }
 }
 
@@ -82,6 +82,7 @@ export class WorkflowChannels {
   #forward(channel: WorkflowChannel, event: RecordedAgentEvent): void {
     channel.lastSeq = event.seq
     // `local`: with a cluster adapter each node delivers to its own sockets; one encoding per event.
+    channel.toRoom ??= this.namespace.local.to(channel.room)
     channel.toRoom.emit(WIRE_EVENT_NAMES[event.type], event)
     for (const buffer of channel.catchingUp.values()) buffer.push(event)
   }
@@ -242,7 +243,7 @@ export class WorkflowChannels {
   #channel(workflowId: string): WorkflowChannel {
     let channel = this.#channels.get(workflowId)
     if (channel === undefined) {
-      channel = new WorkflowChannel(workflowId, this.namespace)
+      channel = new WorkflowChannel(workflowId)
       this.#channels.set(workflowId, channel)
     }
     return channel
