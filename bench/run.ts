@@ -1,4 +1,5 @@
 // npm run bench [-- --scenario NAME ...] [--quick] [--pairs N] [--profile]
+// (--profile writes a CPU profile of every server process to bench/profiles/)
 //
 // Each scenario runs its two variants alternately (A B A B…, at least three pairs); every run has
 // a fresh server process and a fresh client process. One JSON line per run goes to stdout, then a
@@ -60,7 +61,8 @@ async function ended(child: ChildProcess, name: string): Promise<void> {
 }
 
 async function runOnce(scenario: Scenario<unknown>, variant: Variant, pair: number): Promise<Record<string, number>> {
-  const serverProcess = start('./server.ts', [variant.server], values.profile && variant.server === 'plugin')
+  const serverProcess = start('./server.ts', [variant.server], values.profile)
+  if (values.profile) console.error(`# ${scenario.name} ${variant.label} pair ${pair}: server pid ${serverProcess.pid}, profile in bench/profiles/`)
   const clientProcess = start('./client.ts', [], false)
   const server = caller(serverProcess)
   const client = caller(clientProcess)

@@ -8,7 +8,7 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import { Server, type Namespace } from 'socket.io'
-import agentEvents from 'fastify-agent-events'
+import agentEvents, { type AgentEventsOptions } from 'fastify-agent-events'
 import { leave, serve } from './ipc.ts'
 import { SECRET, now, timedContent } from './wire.ts'
 
@@ -28,7 +28,9 @@ let namespace: Namespace
 let emitThought: (workflowId: string, content: string) => Promise<unknown> | undefined
 
 if (implementation === 'plugin') {
-  await app.register(agentEvents, { rateLimit: false })
+  // BENCH_PLUGIN_OPTIONS (JSON) overrides options, to see what a feature costs, e.g. '{"replay":false}'.
+  const overrides = JSON.parse(process.env.BENCH_PLUGIN_OPTIONS ?? '{}') as AgentEventsOptions
+  await app.register(agentEvents, { rateLimit: false, ...overrides })
   namespace = app.agentEvents.io.of('/')
   emitThought = (workflowId, content) => app.agentEvents.emitThought(workflowId, content)
 } else {
