@@ -4,8 +4,13 @@ import { createHmac } from 'node:crypto'
 export const SECRET = 'bench-secret-that-is-long-enough-for-hs256'
 export const CONTENT_BYTES = 200
 
-/** Milliseconds since the epoch with sub-millisecond resolution, comparable across processes. */
-export const now = (): number => performance.timeOrigin + performance.now()
+/**
+ * Milliseconds on the system's monotonic clock, with microsecond resolution, comparable across
+ * processes on one machine (emit time in the server, receive time in the client).
+ * `performance.timeOrigin` is not: each process fixes it at start-up, and on a busy machine two
+ * processes can disagree by several milliseconds.
+ */
+export const now = (): number => Number(process.hrtime.bigint() / 1000n) / 1000
 
 const PADDING = 'x'.repeat(CONTENT_BYTES)
 
