@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { Namespace, Socket } from 'socket.io'
+import type { BroadcastOperator, DefaultEventsMap, Namespace, Socket } from 'socket.io'
 import { WIRE_EVENT_NAMES, type RecordedAgentEvent } from './schemas/index.ts'
 import type { ReplayStore } from './replay/replay-store.ts'
 import { workflowRoom } from './rooms.ts'
@@ -40,6 +40,12 @@ export class EpochChangedDuringSubscribe extends Error {}
  */
 class WorkflowChannel {
   readonly room: string
+  /**
+   * `namespace.local.to(room)`, built on the first event and kept: Socket.IO's operators are
+   * immutable, and building one per event costs three operators and three Sets. Not built for a
+   * workflow that never gets an event, so idle subscriptions cost no memory for it.
+   */
+  toRoom: BroadcastOperator<DefaultEventsMap, unknown> | undefined
   /** Highest `seq` forwarded to the room; `undefined` until the first event or catch-up fixes it. */
   lastSeq: number | undefined
   /** Subscribers catching up, by socket id, with the live events delivered meanwhile. */
@@ -96,7 +102,8 @@ export class WorkflowChannels {
   #forward(channel: WorkflowChannel, event: RecordedAgentEvent): void {
     channel.lastSeq = event.seq
     // `local`: with a cluster adapter each node delivers to its own sockets; one encoding per event.
-    this.namespace.local.to(channel.room).emit(WIRE_EVENT_NAMES[event.type], event)
+    channel.toRoom ??= this.namespace.local.to(channel.room)
+    channel.toRoom.emit(WIRE_EVENT_NAMES[event.type], event)
     for (const buffer of channel.catchingUp.values()) buffer.push(event)
   }
 

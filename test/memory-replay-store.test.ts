@@ -1,7 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { memoryReplayStore } from '../src/index.ts'
-import { EventRing } from '../src/replay/event-ring.ts'
 import type { UnrecordedAgentEvent } from '../src/index.ts'
 
 const thought = (workflowId: string, content = 'x'): UnrecordedAgentEvent => ({
@@ -98,24 +97,4 @@ t.test('bad store options throw', async (t) => {
   t.throws(() => memoryReplayStore({ maxEvents: -1 }), RangeError)
   t.throws(() => memoryReplayStore({ maxWorkflows: 0 }), RangeError)
   t.throws(() => memoryReplayStore({ ttl: 'never' }), RangeError)
-})
-
-t.test('the event ring keeps the newest events in order through growth, wrap-around and ageing', async (t) => {
-  const ring = new EventRing(4)
-  const event = (seq: number) => ({ type: 'thought', workflowId: 'wf', data: { content: '' }, timestamp: '', seq, id: String(seq) }) as const
-  const seqsAfter = (afterSeq: number) => ring.after(afterSeq, 100).map((entry) => entry.seq)
-  for (let seq = 1; seq <= 3; seq++) ring.push(event(seq), seq)
-  t.same(seqsAfter(0), [1, 2, 3])
-  ring.dropOlderThan(3) // ages out 1 and 2 before the ring ever filled
-  t.same(seqsAfter(0), [3])
-  for (let seq = 4; seq <= 6; seq++) ring.push(event(seq), seq)
-  t.same(seqsAfter(0), [3, 4, 5, 6], 'it grew back to its capacity instead of shrinking')
-  ring.push(event(7), 7)
-  t.same(seqsAfter(0), [4, 5, 6, 7], 'at capacity the oldest goes')
-  t.same(seqsAfter(5), [6, 7])
-  t.equal(ring.firstSeq, 4)
-  t.equal(ring.size, 4)
-  ring.dropOlderThan(100)
-  t.same(seqsAfter(0), [])
-  t.equal(ring.firstSeq, undefined)
 })

@@ -1,16 +1,14 @@
 import type { RecordedAgentEvent } from '../schemas/index.ts'
 
-interface Entry {
-  event: RecordedAgentEvent
-  recordedAt: number
-}
-
 /**
- * The retained tail of one workflow's events: a circular buffer that grows up to its capacity
- * (most workflows never fill it, so nothing is preallocated) and then drops the oldest entry in O(1).
+ * The retained tail of one workflow's events: a fixed-capacity circular buffer, so that
+ * appending to a full buffer drops the oldest entry in O(1). Events and their recording times
+ * sit in parallel arrays that grow up to `capacity` as needed (a quiet workflow costs little), so
+ * an append allocates no entry object.
  */
 export class EventRing {
-  #entries: (Entry | undefined)[] = []
+  readonly #events: (RecordedAgentEvent | undefined)[] = []
+  readonly #recordedAt: number[] = []
   #head = 0
   #size = 0
 
@@ -22,36 +20,24 @@ export class EventRing {
 
   /** `seq` of the oldest retained event, or `undefined` when empty. */
   get firstSeq(): number | undefined {
-    return this.#size === 0 ? undefined : this.#entries[this.#head]?.event.seq
+    return this.#size === 0 ? undefined : this.#events[this.#head]?.seq
   }
 
   push(event: RecordedAgentEvent, recordedAt: number): void {
     if (this.capacity === 0) return
-    const entry = { event, recordedAt }
-    if (this.#size === this.#entries.length && this.#entries.length < this.capacity) {
-      // Full at its current length but below capacity: straighten it if it wrapped, then grow.
-      if (this.#head !== 0) {
-        this.#entries = [...this.#entries.slice(this.#head), ...this.#entries.slice(0, this.#head)]
-        this.#head = 0
-      }
-      this.#entries.push(entry)
-      this.#size++
-      return
-    }
-    // A free slot at the tail (entries aged out), or at capacity: overwrite the oldest.
-    const tail = (this.#head + this.#size) % this.#entries.length
-    this.#entries[tail] = entry
-    if (this.#size < this.#entries.length) this.#size++
-    else this.#head = (this.#head + 1) % this.#entries.length
+    const tail = (this.#head + this.#size) % this.capacity
+    this.#events[tail] = event
+    this.#recordedAt[tail] = recordedAt
+    if (this.#size < this.capacity) this.#size++
+    else this.#head = (this.#head + 1) % this.capacity
   }
 
   /** Drop entries recorded before `cutoff` (they are in age order). */
   dropOlderThan(cutoff: number): void {
     while (this.#size > 0) {
-      const oldest = this.#entries[this.#head]
-      if (oldest === undefined || oldest.recordedAt >= cutoff) return
-      this.#entries[this.#head] = undefined
-      this.#head = (this.#head + 1) % this.#entries.length
+      if ((this.#recordedAt[this.#head] as number) >= cutoff) return
+      this.#events[this.#head] = undefined
+      this.#head = (this.#head + 1) % this.capacity
       this.#size--
     }
   }
@@ -64,8 +50,8 @@ export class EventRing {
     const count = Math.min(limit, this.#size - skip)
     const out: RecordedAgentEvent[] = []
     for (let i = 0; i < count; i++) {
-      const entry = this.#entries[(this.#head + skip + i) % this.#entries.length]
-      if (entry !== undefined) out.push(entry.event)
+      const event = this.#events[(this.#head + skip + i) % this.capacity]
+      if (event !== undefined) out.push(event)
     }
     return out
   }

@@ -122,7 +122,15 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
       const buffer = bufferOf(event.workflowId, now)
       buffer.lastSeq++
       buffer.lastWriteAt = now
-      const recorded = { ...event, seq: buffer.lastSeq, id: randomUUID() } as RecordedAgentEvent
+      // Built field by field rather than spread: one object of one fixed shape per event.
+      const recorded = {
+        type: event.type,
+        workflowId: event.workflowId,
+        data: event.data,
+        timestamp: event.timestamp,
+        seq: buffer.lastSeq,
+        id: randomUUID(),
+      } as RecordedAgentEvent
       buffer.ring.push(recorded, now)
       return recorded
     },

@@ -1,0 +1,198 @@
+// The client side of a run, in its own process: many real socket.io-client sockets that connect
+// with their own tokens, subscribe, and check what they receive (contiguous seq, emit→receive latency).
+import { io, type Socket } from 'socket.io-client'
+import { leave, serve } from './ipc.ts'
+import { quantile } from './stats.ts'
+import { type Thought, emittedAt, now, signToken, workflowOf } from './wire.ts'
+
+const WATCHDOG_MS = 5 * 60_000
+
+interface Tracked {
+  socket: Socket
+  expected: number
+  received: number
+  nextSeq: number
+  outOfOrder: number
+}
+
+const clients: Tracked[] = []
+let latencies: Float64Array | undefined
+let latencyCount = 0
+let receivedTotal = 0
+let lastAt = 0
+/** Clients that still wait for events; `settle` resolves when it reaches 0. */
+let outstanding = 0
+let onComplete: (() => void) | undefined
+
+function connect(url: string, sub: string): Promise<Socket> {
+  const socket = io(url, {
+    auth: { token: signToken(sub) },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    timeout: 20_000,
+  })
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket))
+    socket.once('connect_error', (error) => {
+      socket.disconnect()
+      reject(error)
+    })
+  })
+}
+
+async function subscribe(socket: Socket, workflowId: string, afterSeq?: number): Promise<{ ok: boolean; replayed?: number }> {
+  const request = afterSeq === undefined ? { workflowId } : { workflowId, afterSeq }
+  const ack = (await socket.timeout(20_000).emitWithAck('agent:subscribe', request)) as { ok: boolean; replayed?: number }
+  if (!ack.ok) throw new Error(`subscribe refused: ${JSON.stringify(ack)}`)
+  return ack
+}
+
+function track(socket: Socket): Tracked {
+  const tracked: Tracked = { socket, expected: 0, received: 0, nextSeq: 1, outOfOrder: 0 }
+  socket.on('agent:thought', (event: Thought) => {
+    const at = now()
+    lastAt = at
+    receivedTotal++
+    if (event.seq !== tracked.nextSeq) tracked.outOfOrder++
+    tracked.nextSeq = event.seq + 1
+    if (latencies !== undefined && latencyCount < latencies.length) latencies[latencyCount++] = at - emittedAt(event.data.content)
+    if (++tracked.received === tracked.expected && --outstanding === 0) onComplete?.()
+  })
+  return tracked
+}
+
+/** Run `task(0…count-1)` with at most `parallel` in flight. */
+async function pool(count: number, parallel: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < count) await task(next++)
+  }
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker))
+}
+
+interface OpenArgs {
+  url: string
+  count: number
+  parallel: number
+  /** Which workflow client i follows: one for all, one each, or none. */
+  workflows: 'shared' | 'own' | 'none'
+}
+
+interface ArmArgs {
+  /** Events each client must receive. */
+  perClient: number
+  /** The seq each client expects next (events before it were a warm-up). Default 1. */
+  firstSeq?: number
+  /** Keep this many emit→receive latencies. */
+  latencies?: number
+}
+
+serve({
+  /** Connect `count` authenticated clients and subscribe each to its workflow. */
+  async open({ url, count, parallel, workflows }: OpenArgs) {
+    const startedAt = now()
+    await pool(count, parallel, async (index) => {
+      const socket = await connect(url, `user-${clients.length}`)
+      const tracked = track(socket)
+      if (workflows !== 'none') await subscribe(socket, workflowOf(workflows, index))
+      clients.push(tracked)
+    })
+    return { clients: clients.length, durationMs: now() - startedAt }
+  },
+
+  /** Start counting: each client now expects `perClient` events, the first with seq `firstSeq`. */
+  arm({ perClient, firstSeq = 1, latencies: keep = 0 }: ArmArgs) {
+    for (const tracked of clients) Object.assign(tracked, { expected: perClient, received: 0, nextSeq: firstSeq, outOfOrder: 0 })
+    outstanding = perClient === 0 ? 0 : clients.length
+    receivedTotal = 0
+    latencies = keep > 0 ? new Float64Array(keep) : undefined
+    latencyCount = 0
+  },
+
+  /** Wait until every client got what it expects, or until nothing arrives for `stallMs`; report losses. */
+  async settle({ stallMs = 5000 }: { stallMs?: number }) {
+    if (outstanding > 0) {
+      await new Promise<void>((resolve) => {
+        let seen = -1
+        const check = setInterval(() => {
+          if (receivedTotal === seen) finish()
+          seen = receivedTotal
+        }, stallMs)
+        const finish = (): void => {
+          clearInterval(check)
+          onComplete = undefined
+          resolve()
+        }
+        onComplete = finish
+      })
+    }
+    let expected = 0
+    let received = 0
+    let outOfOrder = 0
+    for (const tracked of clients) {
+      expected += tracked.expected
+      received += Math.min(tracked.received, tracked.expected)
+      outOfOrder += tracked.outOfOrder
+    }
+    const kept = latencies?.subarray(0, latencyCount)
+    return {
+      expected,
+      received,
+      lost: expected - received,
+      outOfOrder,
+      lastAt,
+      latencyP50Ms: kept === undefined ? undefined : quantile(kept, 0.5),
+      latencyP99Ms: kept === undefined ? undefined : quantile(kept, 0.99),
+    }
+  },
+
+  /** `count` handshakes with a fresh token each, `parallel` at a time; each socket leaves once connected. */
+  async handshakes({ url, count, parallel }: { url: string; count: number; parallel: number }) {
+    let failed = 0
+    const startedAt = now()
+    await pool(count, parallel, async (index) => {
+      try {
+        const socket = await connect(url, `visitor-${index}`)
+        socket.disconnect()
+      } catch {
+        failed++
+      }
+    })
+    return { durationMs: now() - startedAt, connected: count - failed, failed }
+  },
+
+  /** The first client follows `workflowId` live from now on. */
+  async follow({ workflowId }: { workflowId: string }) {
+    const first = clients[0]
+    if (first === undefined) throw new Error('open a client first')
+    await subscribe(first.socket, workflowId)
+  },
+
+  /** The first client subscribes with `afterSeq: 0` and times the replay of `expected` events. */
+  async replay({ workflowId, expected }: { workflowId: string; expected: number }) {
+    const first = clients[0]
+    if (first === undefined) throw new Error('open a client first')
+    Object.assign(first, { expected, received: 0, nextSeq: 1, outOfOrder: 0 })
+    outstanding = 1
+    const startedAt = now()
+    const ack = await subscribe(first.socket, workflowId, 0)
+    return {
+      durationMs: lastAt - startedAt,
+      received: first.received,
+      outOfOrder: first.outOfOrder,
+      replayed: ack.replayed,
+    }
+  },
+
+  close() {
+    for (const { socket } of clients) socket.disconnect()
+    clients.length = 0
+    leave()
+  },
+})
+
+setTimeout(() => {
+  process.stderr.write('bench client: watchdog expired\n')
+  process.exit(2)
+}, WATCHDOG_MS).unref()

@@ -1,0 +1,44 @@
+// What a scenario is, so that new ones (for instance a Redis fan-out) plug into run.ts the same way.
+import type { Call } from './ipc.ts'
+
+export type Implementation = 'raw' | 'plugin'
+
+export interface Variant {
+  /** Column name in the summary, e.g. `raw` or `plugin`. */
+  label: string
+  /** Which server process runs it (see server.ts). */
+  server: Implementation
+}
+
+export interface Metric {
+  key: string
+  label: string
+  /**
+   * `ratio`: medians of both variants and candidate / baseline; `total`: a count summed over all
+   * runs of each variant (losses), where anything but 0 fails.
+   */
+  kind: 'ratio' | 'total'
+  /** The ratio the candidate must stay at or under (`max`) or at or over (`min`). */
+  target?: { max: number } | { min: number }
+}
+
+export interface RunContext<Size> {
+  size: Size
+  variant: Variant
+  url: string
+  server: Call
+  client: Call
+}
+
+export interface Scenario<Size = Record<string, number>> {
+  name: string
+  summary: string
+  /** `[baseline, candidate]`: runs alternate between them, baseline first. */
+  variants: readonly [Variant, Variant]
+  sizes: { full: Size; quick: Size }
+  metrics: readonly Metric[]
+  run(context: RunContext<Size>): Promise<Record<string, number>>
+}
+
+/** Lets each scenario keep its own `Size` type while the registry holds them all. */
+export const defineScenario = <Size>(scenario: Scenario<Size>): Scenario<unknown> => scenario as Scenario<unknown>

@@ -1,0 +1,178 @@
+// The server under test, one per run: `raw` is hand-written Socket.IO on a bare Fastify server
+// (`io.use` + `fastify.jwt.verify`, `io.to(room).emit`), `plugin` is fastify-agent-events with
+// its defaults (validation on, in-memory replay) and the handshake rate limit off, because every
+// client connects from 127.0.0.1. Both send the same payloads to the same rooms.
+import { randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import { performance, type EventLoopUtilization } from 'node:perf_hooks'
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import { Server, type Namespace } from 'socket.io'
+import agentEvents, { type AgentEventsOptions } from 'fastify-agent-events'
+import { leave, serve } from './ipc.ts'
+import { SECRET, now, timedContent } from './wire.ts'
+
+type Implementation = 'raw' | 'plugin'
+const implementation = process.argv[2] as Implementation
+if (implementation !== 'raw' && implementation !== 'plugin') throw new Error('usage: server.ts raw|plugin')
+
+const WORKFLOW_ID = /^[A-Za-z0-9._:-]{1,128}$/
+/** A run that hangs is a bug in the bench: never let it outlive the suite. */
+const WATCHDOG_MS = 5 * 60_000
+
+const app = Fastify({ logger: false })
+await app.register(fastifyJwt, { secret: SECRET })
+
+let namespace: Namespace
+/** Emit one thought to a workflow's subscribers; the plugin's promise settles once it is handed to Socket.IO. */
+let emitThought: (workflowId: string, content: string) => Promise<unknown> | undefined
+
+if (implementation === 'plugin') {
+  // BENCH_PLUGIN_OPTIONS (JSON) overrides options, to see what a feature costs, e.g. '{"replay":false}'.
+  const overrides = JSON.parse(process.env.BENCH_PLUGIN_OPTIONS ?? '{}') as AgentEventsOptions
+  await app.register(agentEvents, { rateLimit: false, ...overrides })
+  namespace = app.agentEvents.io.of('/')
+  emitThought = (workflowId, content) => app.agentEvents.emitThought(workflowId, content)
+} else {
+  const io = new Server(app.server, { maxHttpBufferSize: 100_000 })
+  app.addHook('preClose', (done) => {
+    io.local.disconnectSockets(true)
+    done()
+  })
+  app.addHook('onClose', async () => {
+    await io.close()
+  })
+  namespace = io.of('/')
+  namespace.use((socket, next) => {
+    try {
+      socket.data.user = app.jwt.verify(String((socket.handshake.auth as { token?: unknown }).token))
+      next()
+    } catch {
+      const refused = Object.assign(new Error('Invalid or expired token'), { data: { code: 'AUTH_INVALID' } })
+      next(refused)
+    }
+  })
+  namespace.on('connection', (socket) => {
+    socket.on('agent:subscribe', (payload: { workflowId?: unknown } | undefined, ack?: (reply: unknown) => void) => {
+      const workflowId = payload?.workflowId
+      if (typeof workflowId !== 'string' || !WORKFLOW_ID.test(workflowId)) {
+        return ack?.({ ok: false, error: { code: 'INVALID_REQUEST', message: 'bad workflowId' } })
+      }
+      void socket.join(`workflow:${workflowId}`)
+      ack?.({ ok: true, workflowId })
+    })
+  })
+  const seqs = new Map<string, number>()
+  emitThought = (workflowId, content) => {
+    const seq = (seqs.get(workflowId) ?? 0) + 1
+    seqs.set(workflowId, seq)
+    namespace.to(`workflow:${workflowId}`).emit('agent:thought', {
+      type: 'thought',
+      workflowId,
+      data: { content },
+      timestamp: new Date().toISOString(),
+      seq,
+      id: randomUUID(),
+    })
+    return undefined
+  }
+}
+
+await app.listen({ port: 0, host: '127.0.0.1' })
+const { port } = app.server.address() as AddressInfo
+
+/** Packets queued in engine.io (not yet handed to the kernel) for the most backed-up socket. */
+function largestBacklog(): number {
+  let largest = 0
+  for (const socket of namespace.sockets.values()) {
+    const queued = (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length
+    if (queued > largest) largest = queued
+  }
+  return largest
+}
+
+const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Wait until no socket holds more than `lowWater` unsent packets; polled gently so it costs no CPU to speak of. */
+async function drained(lowWater: number): Promise<void> {
+  while (largestBacklog() > lowWater) await tick(2)
+}
+
+interface EmitArgs {
+  workflows: string[]
+  count: number
+  batch: number
+}
+
+interface PacedArgs {
+  workflowId: string
+  count: number
+  perSecond: number
+}
+
+let measuring: { cpu: NodeJS.CpuUsage; elu: EventLoopUtilization; at: number } | undefined
+
+serve({
+  port: () => port,
+
+  /** Emit `count` thoughts round-robin over `workflows`, `batch` at a time, each batch once the sockets have drained. */
+  async emit({ workflows, count, batch }: EmitArgs) {
+    const startedAt = now()
+    for (let sent = 0; sent < count; ) {
+      const end = Math.min(count, sent + batch)
+      let last: Promise<unknown> | undefined
+      for (; sent < end; sent++) last = emitThought(workflows[sent % workflows.length] as string, timedContent())
+      await last
+      await drained(batch)
+    }
+    return { startedAt, endedAt: now() }
+  },
+
+  /** Emit `count` thoughts at a steady `perSecond`, on a schedule that does not drift. */
+  async paced({ workflowId, count, perSecond }: PacedArgs) {
+    const startedAt = now()
+    const interval = 1000 / perSecond
+    for (let sent = 0; sent < count; sent++) {
+      const due = startedAt + sent * interval
+      const wait = due - now()
+      if (wait > 0) await tick(wait)
+      void emitThought(workflowId, timedContent())
+    }
+    return { startedAt, endedAt: now() }
+  },
+
+  measureStart() {
+    measuring = { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), at: now() }
+  },
+
+  measureStop() {
+    if (measuring === undefined) throw new Error('measureStop before measureStart')
+    const cpu = process.cpuUsage(measuring.cpu)
+    const elu = performance.eventLoopUtilization(measuring.elu)
+    const result = { cpuUs: cpu.user + cpu.system, elu: elu.utilization, wallMs: now() - measuring.at }
+    measuring = undefined
+    return result
+  },
+
+  /** Memory after full collections, so what is left is what the connections hold. */
+  async memory() {
+    const gc = (globalThis as { gc?: () => void }).gc
+    if (gc === undefined) throw new Error('run the server with --expose-gc')
+    for (let i = 0; i < 3; i++) {
+      gc()
+      await tick(20)
+    }
+    const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
+    return { rss, heapUsed, external, arrayBuffers, sockets: namespace.sockets.size }
+  },
+
+  async close() {
+    await app.close()
+    leave()
+  },
+})
+
+setTimeout(() => {
+  process.stderr.write('bench server: watchdog expired\n')
+  process.exit(2)
+}, WATCHDOG_MS).unref()

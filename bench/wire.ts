@@ -1,0 +1,45 @@
+// What both servers send and both clients read: the same payloads, the same tokens, the same clock.
+import { createHmac } from 'node:crypto'
+
+export const SECRET = 'bench-secret-that-is-long-enough-for-hs256'
+export const CONTENT_BYTES = 200
+
+/**
+ * Milliseconds on the system's monotonic clock, with microsecond resolution, comparable across
+ * processes on one machine (emit time in the server, receive time in the client).
+ * `performance.timeOrigin` is not: each process fixes it at start-up, and on a busy machine two
+ * processes can disagree by several milliseconds.
+ */
+export const now = (): number => Number(process.hrtime.bigint() / 1000n) / 1000
+
+const PADDING = 'x'.repeat(CONTENT_BYTES)
+
+/** ~200-byte thought content that starts with the time it was emitted, for emit→receive latency. */
+export function timedContent(): string {
+  const stamp = now().toFixed(3)
+  return `${stamp}|${PADDING.slice(stamp.length + 1)}`
+}
+
+export function emittedAt(content: string): number {
+  return Number(content.slice(0, content.indexOf('|')))
+}
+
+const base64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url')
+const HEADER = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
+
+/** A fresh HS256 token for `sub`, valid for an hour, as the app's login would issue it. */
+export function signToken(sub: string): string {
+  const iat = Math.floor(Date.now() / 1000)
+  const body = `${HEADER}.${base64url(JSON.stringify({ sub, iat, exp: iat + 3600 }))}`
+  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`
+}
+
+export interface Thought {
+  workflowId: string
+  seq: number
+  data: { content: string }
+}
+
+/** The workflow client `index` follows: one for all clients, or one each. */
+export const workflowOf = (workflows: 'shared' | 'own', index: number): string =>
+  workflows === 'shared' ? 'wf-shared' : `wf-${index}`
