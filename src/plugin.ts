@@ -8,11 +8,11 @@ import { originCheck } from './origin-check.ts'
 import { createRateLimits } from './rate-limits.ts'
 import { userRoom } from './rooms.ts'
 import { disconnectLocalSockets } from './shutdown.ts'
-import { watchSlowConsumer } from './slow-consumer.ts'
+import { createSlowConsumerGuard } from './slow-consumer.ts'
 import { identityOf } from './socket-identity.ts'
 import { attachSocketServer, exactPathCheck } from './socket-server.ts'
 import { handleSubscriptions } from './subscription-handlers.ts'
-import { clockToleranceOf, watchTokenExpiry } from './token-expiry.ts'
+import { clockToleranceOf, createTokenExpiries } from './token-expiry.ts'
 import { handleTokenRefresh } from './token-refresh.ts'
 import { answerUnknownEvents } from './unknown-events.ts'
 import { WorkflowChannels } from './workflow-channels.ts'
@@ -52,7 +52,8 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       onError: (error) => log.error({ err: error }, 'replay store: link to other nodes failed, retrying'),
       onReconnect: () => channels.resync(),
     })
-    const clockToleranceMs = clockToleranceOf(options.verify)
+    const guardAgainstSlowConsumer = createSlowConsumerGuard(options.maxBufferedBytes, log)
+    const expiries = createTokenExpiries(clockToleranceOf(options.verify), log)
 
     // The limit comes first, so that a flood of bad tokens is counted too.
     if (rateLimits !== undefined) namespace.use(rateLimits.handshake)
@@ -60,12 +61,13 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     namespace.on('connection', (socket) => {
       const identity = identityOf(socket)
       if (identity === undefined) return void socket.disconnect(true)
-      watchSlowConsumer(socket, options.maxBufferedBytes, log)
+      guardAgainstSlowConsumer(socket)
       rateLimits?.limitMessages(socket)
       answerUnknownEvents(socket)
       void socket.join(userRoom(identity.userId))
       handleSubscriptions(socket, channels, options, log)
-      handleTokenRefresh(socket, fastify, options, watchTokenExpiry(socket, clockToleranceMs, log), log)
+      expiries.track(socket)
+      handleTokenRefresh(socket, fastify, options, expiries, log)
     })
 
     fastify.decorate('agentEvents', createAgentEvents({
@@ -81,6 +83,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     fastify.addHook('preClose', () => disconnectLocalSockets(namespace))
     fastify.addHook('onClose', async () => {
       await stopWatching?.()
+      expiries.close()
       channels.close()
       // io.close() also closes engine.io's clients, including long-polling ones whose timers
       // would otherwise keep the process alive.

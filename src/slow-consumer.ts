@@ -25,6 +25,19 @@ export const SLOW_CONSUMER_GRACE_MS = 1000
 /** Above this multiple of `maxBufferedBytes` a socket is dropped at once, progress or not. */
 export const SLOW_CONSUMER_HARD_FACTOR = 4
 
+/** What the guard keeps per connection: a few numbers, no closures. */
+interface ConsumerState {
+  socket: Socket
+  /** Bytes in `writeBuffer`, counted as packets are queued; a flush hands all of them to the transport. */
+  queued: number
+  /** Flushes so far: a flush means the transport finished its previous write, so the peer is reading. */
+  flushes: number
+  graceTimer: NodeJS.Timeout | undefined
+}
+
+const STATE = Symbol('fastify-agent-events.slowConsumer')
+type WatchedConnection = EngineConnection & { [STATE]?: ConsumerState }
+
 /**
  * Disconnect a socket whose unsent data passes `maxBufferedBytes` while its peer stops taking it:
  * one stalled tab must not grow the server's memory without bound. Unsent data is what engine.io
@@ -37,49 +50,64 @@ export const SLOW_CONSUMER_HARD_FACTOR = 4
  * `SLOW_CONSUMER_GRACE_MS`, and at once when it passes `SLOW_CONSUMER_HARD_FACTOR` times the limit,
  * which bounds what the server ever holds for one socket. The client recovers by reconnecting and
  * replaying with `afterSeq`.
+ *
+ * The listeners are shared by every connection (engine.io calls them with the connection as
+ * `this`), so watching a socket costs one small state object.
  */
-export function watchSlowConsumer(socket: Socket, maxBufferedBytes: number, log: FastifyBaseLogger): void {
-  const conn = socket.conn as unknown as EngineConnection
+export function createSlowConsumerGuard(maxBufferedBytes: number, log: FastifyBaseLogger): (socket: Socket) => void {
   const hardLimit = maxBufferedBytes * SLOW_CONSUMER_HARD_FACTOR
-  // Bytes in `writeBuffer`, counted as packets are queued; a flush hands all of them to the transport.
-  let queued = 0
-  // Flushes so far: a flush means the transport finished its previous write, so the peer is reading.
-  let flushes = 0
-  let graceTimer: NodeJS.Timeout | undefined
-  const transportBuffered = (): number => {
+
+  const unsent = (conn: EngineConnection, state: ConsumerState): number => {
     const amount = conn.transport.socket?.bufferedAmount
-    return typeof amount === 'number' ? amount : 0
+    return state.queued + (typeof amount === 'number' ? amount : 0)
   }
-  const unsent = (): number => queued + transportBuffered()
-  const onPacket = (packet: EnginePacket): void => {
-    queued += byteSize(packet.data)
-    const bytes = unsent()
-    if (bytes > hardLimit) return drop(bytes)
-    if (bytes > maxBufferedBytes && graceTimer === undefined) startGrace()
+
+  function onPacket(this: WatchedConnection, packet: EnginePacket): void {
+    const state = this[STATE]
+    if (state === undefined) return
+    state.queued += byteSize(packet.data)
+    const bytes = unsent(this, state)
+    if (bytes > hardLimit) return drop(this, state, bytes)
+    if (bytes > maxBufferedBytes && state.graceTimer === undefined) startGrace(this, state)
   }
-  const startGrace = (): void => {
-    const flushesAtStart = flushes
-    graceTimer = setTimeout(() => {
-      graceTimer = undefined
-      const bytes = unsent()
+
+  function onFlush(this: WatchedConnection): void {
+    const state = this[STATE]
+    if (state === undefined) return
+    state.queued = 0
+    state.flushes++
+  }
+
+  function startGrace(conn: WatchedConnection, state: ConsumerState): void {
+    const flushesAtStart = state.flushes
+    state.graceTimer = setTimeout(() => {
+      state.graceTimer = undefined
+      if (state.socket.disconnected) return
+      const bytes = unsent(conn, state)
       if (bytes <= maxBufferedBytes) return
-      if (flushes === flushesAtStart) return drop(bytes)
-      startGrace()
+      if (state.flushes === flushesAtStart) return drop(conn, state, bytes)
+      startGrace(conn, state)
     }, SLOW_CONSUMER_GRACE_MS)
-    graceTimer.unref()
+    state.graceTimer.unref()
   }
-  const onFlush = (): void => {
-    queued = 0
-    flushes++
-  }
-  const detach = (): void => {
-    clearTimeout(graceTimer)
-    graceTimer = undefined
+
+  function detach(conn: WatchedConnection, state: ConsumerState): void {
+    clearTimeout(state.graceTimer)
+    state.graceTimer = undefined
     conn.off('packetCreate', onPacket)
     conn.off('flush', onFlush)
+    delete conn[STATE]
   }
-  const drop = (bytes: number): void => {
-    detach()
+
+  function onDisconnect(this: Socket): void {
+    const conn = this.conn as unknown as WatchedConnection
+    const state = conn[STATE]
+    if (state !== undefined) detach(conn, state)
+  }
+
+  function drop(conn: WatchedConnection, state: ConsumerState, bytes: number): void {
+    const { socket } = state
+    detach(conn, state)
     log.warn({ socketId: socket.id, unsentBytes: bytes, maxBufferedBytes }, 'slow consumer disconnected')
     // Let go of the queue now: waiting for it to drain is what a stalled peer never allows.
     conn.writeBuffer.length = 0
@@ -89,7 +117,12 @@ export function watchSlowConsumer(socket: Socket, maxBufferedBytes: number, log:
     // A websocket whose peer stopped reading cannot complete a close handshake: end the TCP connection.
     conn.transport.socket?.terminate?.()
   }
-  conn.on('packetCreate', onPacket)
-  conn.on('flush', onFlush)
-  socket.once('disconnect', detach)
+
+  return (socket) => {
+    const conn = socket.conn as unknown as WatchedConnection
+    conn[STATE] = { socket, queued: 0, flushes: 0, graceTimer: undefined }
+    conn.on('packetCreate', onPacket)
+    conn.on('flush', onFlush)
+    socket.once('disconnect', onDisconnect)
+  }
 }

@@ -3,50 +3,78 @@ import type { Socket } from 'socket.io'
 import type { AuthExpiredNotice } from './schemas/index.ts'
 import { identityOf } from './socket-identity.ts'
 
-/** setTimeout's longest delay; a later expiry is reached in several steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** How often due expiries are acted on: well inside the promised second after `exp`. */
+export const EXPIRY_TICK_MS = 250
 
 const EXPIRED_NOTICE: AuthExpiredNotice = Object.freeze({ code: 'AUTH_EXPIRED', message: 'Token expired' })
 
-export interface TokenExpiryWatch {
-  /** Schedule the disconnect for the socket's current `expiresAt` (after a refresh, say). */
-  rearm(): void
-  stop(): void
+export interface TokenExpiries {
+  /** Watch a socket until its current `expiresAt` (again after a refresh moved it). */
+  track(socket: Socket): void
+  /** Stop the clock; sockets are left alone (closing the server disconnects them). */
+  close(): void
 }
 
 /**
  * A connected socket lives no longer than its token: at `exp` (plus the verifier's
  * `clockTolerance`, which let the token in) it gets `auth:expired`, then is disconnected.
+ *
+ * One clock serves every socket of the plugin: sockets wait in buckets by the tick at which their
+ * token expires, so a connection costs one set entry rather than a timer and its closures.
  */
-export function watchTokenExpiry(socket: Socket, clockToleranceMs: number, log: FastifyBaseLogger): TokenExpiryWatch {
-  let timer: NodeJS.Timeout | undefined
-  const stop = (): void => {
-    clearTimeout(timer)
-    timer = undefined
+export function createTokenExpiries(clockToleranceMs: number, log: FastifyBaseLogger): TokenExpiries {
+  const buckets = new Map<number, Set<Socket>>()
+  const bucketOf = new WeakMap<Socket, number>()
+  const tickOf = (at: number): number => Math.ceil(at / EXPIRY_TICK_MS)
+
+  function untrack(this: Socket): void {
+    const tick = bucketOf.get(this)
+    if (tick === undefined) return
+    bucketOf.delete(this)
+    const bucket = buckets.get(tick)
+    bucket?.delete(this)
+    if (bucket?.size === 0) buckets.delete(tick)
   }
-  const rearm = (): void => {
-    stop()
-    const expiresAt = identityOf(socket)?.expiresAt
-    if (expiresAt === undefined || socket.disconnected) return
-    const delay = expiresAt + clockToleranceMs - Date.now()
-    if (delay > MAX_TIMER_MS) {
-      timer = setTimeout(rearm, MAX_TIMER_MS)
-    } else {
-      timer = setTimeout(expire, Math.max(0, delay))
-    }
-    // A pending expiry must not keep a closing server alive; disconnect clears it anyway.
-    timer.unref()
-  }
-  const expire = (): void => {
-    timer = undefined
+
+  function expire(socket: Socket): void {
+    bucketOf.delete(socket)
     if (socket.disconnected) return
     log.debug({ socketId: socket.id, userId: identityOf(socket)?.userId }, 'token expired: disconnecting')
     socket.emit('auth:expired', EXPIRED_NOTICE)
     socket.disconnect(true)
   }
-  socket.once('disconnect', stop)
-  rearm()
-  return { rearm, stop }
+
+  const clock = setInterval(() => {
+    // Due once the whole tick has passed: a bucket holds expiries up to its end, never later.
+    const now = Math.floor(Date.now() / EXPIRY_TICK_MS)
+    for (const [tick, sockets] of buckets) {
+      if (tick > now) continue
+      buckets.delete(tick)
+      for (const socket of sockets) expire(socket)
+    }
+  }, EXPIRY_TICK_MS)
+  // The clock must not keep a closing server alive.
+  clock.unref()
+
+  return {
+    track(socket) {
+      // A tracked socket already has its disconnect listener; a refresh only moves it.
+      const tracked = bucketOf.has(socket)
+      untrack.call(socket)
+      const expiresAt = identityOf(socket)?.expiresAt
+      if (expiresAt === undefined || socket.disconnected) return
+      const tick = tickOf(expiresAt + clockToleranceMs)
+      let bucket = buckets.get(tick)
+      if (bucket === undefined) buckets.set(tick, (bucket = new Set()))
+      bucket.add(socket)
+      bucketOf.set(socket, tick)
+      if (!tracked) socket.once('disconnect', untrack)
+    },
+    close() {
+      clearInterval(clock)
+      buckets.clear()
+    },
+  }
 }
 
 /** fast-jwt's `clockTolerance` (milliseconds) from the `auth.verify` options, when given. */

@@ -4,7 +4,7 @@ import { compileRequestCheck, errorAck, splitArguments } from './client-requests
 import type { ResolvedOptions } from './options.ts'
 import { RefreshRequest } from './schemas/index.ts'
 import { identityOf } from './socket-identity.ts'
-import type { TokenExpiryWatch } from './token-expiry.ts'
+import type { TokenExpiries } from './token-expiry.ts'
 import { verifyToken } from './token-verification.ts'
 
 const isRefreshRequest = compileRequestCheck(RefreshRequest)
@@ -18,7 +18,7 @@ export function handleTokenRefresh(
   socket: Socket,
   fastify: FastifyInstance,
   options: Pick<ResolvedOptions, 'verify' | 'userIdClaim' | 'requireExp'>,
-  expiry: TokenExpiryWatch,
+  expiries: TokenExpiries,
   log: FastifyBaseLogger,
 ): void {
   socket.on('auth:refresh', (...args: unknown[]) => {
@@ -41,7 +41,7 @@ export function handleTokenRefresh(
     }
     identity.user = verified.user
     identity.expiresAt = verified.expiresAt
-    expiry.rearm()
+    expiries.track(socket)
     ack({ ok: true, expiresAt: new Date(verified.expiresAt).toISOString() })
   })
 }

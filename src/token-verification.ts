@@ -25,7 +25,8 @@ export function verifyToken(
   if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return { ok: false, code: 'AUTH_INVALID', cause: 'TOO_LARGE' }
   let payload: unknown
   try {
-    payload = fastify.jwt.verify(token, options.verify)
+    // With any options object, even an empty one, @fastify/jwt builds a new verifier per call.
+    payload = Object.keys(options.verify).length > 0 ? fastify.jwt.verify(token, options.verify) : fastify.jwt.verify(token)
   } catch (error) {
     return codeOfVerifierError(error)
   }
