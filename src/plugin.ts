@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Socket } from 'socket.io'
 import { createAgentEvents, type AgentEventsDecorator } from './emitters.ts'
 import { MissingJwtError } from './errors.ts'
 import { createHandshakeAuthenticator } from './handshake-auth.ts'
@@ -11,9 +12,9 @@ import { disconnectLocalSockets } from './shutdown.ts'
 import { createSlowConsumerGuard } from './slow-consumer.ts'
 import { identityOf } from './socket-identity.ts'
 import { attachSocketServer, exactPathCheck } from './socket-server.ts'
-import { handleSubscriptions } from './subscription-handlers.ts'
+import { createSubscriptionHandlers } from './subscription-handlers.ts'
 import { clockToleranceOf, createTokenExpiries } from './token-expiry.ts'
-import { handleTokenRefresh } from './token-refresh.ts'
+import { createTokenRefreshHandler } from './token-refresh.ts'
 import { answerUnknownEvents } from './unknown-events.ts'
 import { WorkflowChannels } from './workflow-channels.ts'
 
@@ -52,8 +53,17 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       onError: (error) => log.error({ err: error }, 'replay store: link to other nodes failed, retrying'),
       onReconnect: () => channels.resync(),
     })
-    const guardAgainstSlowConsumer = createSlowConsumerGuard(options.maxBufferedBytes, log)
+    // Per-socket work is done by listeners created once here and shared by every socket, so that
+    // an idle connection costs little more than Socket.IO's own.
+    const slowConsumers = createSlowConsumerGuard(options.maxBufferedBytes, log)
     const expiries = createTokenExpiries(clockToleranceOf(options.verify), log)
+    const subscriptions = createSubscriptionHandlers(channels, options, log)
+    const onRefresh = createTokenRefreshHandler(fastify, options, expiries, log)
+    function onDisconnect(this: Socket): void {
+      slowConsumers.unwatch(this)
+      expiries.untrack(this)
+      subscriptions.detach(this)
+    }
 
     // The limit comes first, so that a flood of bad tokens is counted too.
     if (rateLimits !== undefined) namespace.use(rateLimits.handshake)
@@ -61,13 +71,14 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     namespace.on('connection', (socket) => {
       const identity = identityOf(socket)
       if (identity === undefined) return void socket.disconnect(true)
-      guardAgainstSlowConsumer(socket)
+      slowConsumers.watch(socket)
       rateLimits?.limitMessages(socket)
       answerUnknownEvents(socket)
       void socket.join(userRoom(identity.userId))
-      handleSubscriptions(socket, channels, options, log)
+      subscriptions.attach(socket)
+      socket.on('auth:refresh', onRefresh)
       expiries.track(socket)
-      handleTokenRefresh(socket, fastify, options, expiries, log)
+      socket.on('disconnect', onDisconnect)
     })
 
     fastify.decorate('agentEvents', createAgentEvents({

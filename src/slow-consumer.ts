@@ -54,7 +54,13 @@ type WatchedConnection = EngineConnection & { [STATE]?: ConsumerState }
  * The listeners are shared by every connection (engine.io calls them with the connection as
  * `this`), so watching a socket costs one small state object.
  */
-export function createSlowConsumerGuard(maxBufferedBytes: number, log: FastifyBaseLogger): (socket: Socket) => void {
+export interface SlowConsumerGuard {
+  watch(socket: Socket): void
+  /** Stop watching a socket (it disconnected). */
+  unwatch(socket: Socket): void
+}
+
+export function createSlowConsumerGuard(maxBufferedBytes: number, log: FastifyBaseLogger): SlowConsumerGuard {
   const hardLimit = maxBufferedBytes * SLOW_CONSUMER_HARD_FACTOR
 
   const unsent = (conn: EngineConnection, state: ConsumerState): number => {
@@ -99,12 +105,6 @@ export function createSlowConsumerGuard(maxBufferedBytes: number, log: FastifyBa
     delete conn[STATE]
   }
 
-  function onDisconnect(this: Socket): void {
-    const conn = this.conn as unknown as WatchedConnection
-    const state = conn[STATE]
-    if (state !== undefined) detach(conn, state)
-  }
-
   function drop(conn: WatchedConnection, state: ConsumerState, bytes: number): void {
     const { socket } = state
     detach(conn, state)
@@ -118,11 +118,17 @@ export function createSlowConsumerGuard(maxBufferedBytes: number, log: FastifyBa
     conn.transport.socket?.terminate?.()
   }
 
-  return (socket) => {
-    const conn = socket.conn as unknown as WatchedConnection
-    conn[STATE] = { socket, queued: 0, flushes: 0, graceTimer: undefined }
-    conn.on('packetCreate', onPacket)
-    conn.on('flush', onFlush)
-    socket.once('disconnect', onDisconnect)
+  return {
+    watch(socket) {
+      const conn = socket.conn as unknown as WatchedConnection
+      conn[STATE] = { socket, queued: 0, flushes: 0, graceTimer: undefined }
+      conn.on('packetCreate', onPacket)
+      conn.on('flush', onFlush)
+    },
+    unwatch(socket) {
+      const conn = socket.conn as unknown as WatchedConnection
+      const state = conn[STATE]
+      if (state !== undefined) detach(conn, state)
+    },
   }
 }

@@ -10,19 +10,31 @@ import { SubscriptionCancelled, type WorkflowChannels } from './workflow-channel
 const isSubscribeRequest = compileRequestCheck(SubscribeRequest)
 const isUnsubscribeRequest = compileRequestCheck(UnsubscribeRequest)
 
-/** Register `agent:subscribe` and `agent:unsubscribe` on an authenticated socket. */
-export function handleSubscriptions(
-  socket: Socket,
+export interface SubscriptionHandlers {
+  /** Register `agent:subscribe` and `agent:unsubscribe` on an authenticated socket. */
+  attach(socket: Socket): void
+  /** Forget a disconnected socket's subscriptions (Socket.IO has already taken it out of its rooms). */
+  detach(socket: Socket): void
+}
+
+/**
+ * The handlers are created once and shared by every socket (Socket.IO calls them with the socket
+ * as `this`); a socket costs only the set of workflows it follows.
+ */
+export function createSubscriptionHandlers(
   channels: WorkflowChannels,
   options: Pick<ResolvedOptions, 'authorize' | 'authorizeTimeout' | 'maxSubscriptions'>,
   log: FastifyBaseLogger,
-): void {
-  // Workflows this socket follows or is subscribing to, reserved synchronously so that
+): SubscriptionHandlers {
+  // Workflows each socket follows or is subscribing to, reserved synchronously so that
   // maxSubscriptions holds when many subscribes arrive at once.
-  const workflows = new Set<string>()
+  const followed = new WeakMap<Socket, Set<string>>()
 
-  socket.on('agent:subscribe', async (...args: unknown[]) => {
+  async function onSubscribe(this: Socket, ...args: unknown[]): Promise<void> {
+    const socket = this
+    const workflows = followed.get(socket)
     const { payload, ack } = splitArguments(args)
+    if (workflows === undefined) return ack(errorAck('INVALID_REQUEST', 'Not connected'))
     if (!isSubscribeRequest(payload)) {
       return ack(errorAck('INVALID_REQUEST', 'Expected { workflowId, afterSeq?, epoch? } with a valid workflowId'))
     }
@@ -59,18 +71,27 @@ export function handleSubscriptions(
       log.error({ err: error, workflowId }, 'subscribe failed')
       ack(errorAck('INTERNAL', 'Could not subscribe, try again'))
     }
-  })
+  }
 
-  socket.on('agent:unsubscribe', (...args: unknown[]) => {
+  function onUnsubscribe(this: Socket, ...args: unknown[]): void {
     const { payload, ack } = splitArguments(args)
     if (!isUnsubscribeRequest(payload)) return ack(errorAck('INVALID_REQUEST', 'Expected { workflowId }'))
-    workflows.delete(payload.workflowId)
-    channels.unsubscribe(socket, payload.workflowId)
+    followed.get(this)?.delete(payload.workflowId)
+    channels.unsubscribe(this, payload.workflowId)
     ack({ ok: true })
-  })
+  }
 
-  socket.on('disconnect', () => {
-    channels.forget(workflows)
-    workflows.clear()
-  })
+  return {
+    attach(socket) {
+      followed.set(socket, new Set())
+      socket.on('agent:subscribe', onSubscribe)
+      socket.on('agent:unsubscribe', onUnsubscribe)
+    },
+    detach(socket) {
+      const workflows = followed.get(socket)
+      if (workflows === undefined) return
+      channels.forget(workflows)
+      workflows.clear()
+    },
+  }
 }

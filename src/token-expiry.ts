@@ -11,6 +11,8 @@ const EXPIRED_NOTICE: AuthExpiredNotice = Object.freeze({ code: 'AUTH_EXPIRED', 
 export interface TokenExpiries {
   /** Watch a socket until its current `expiresAt` (again after a refresh moved it). */
   track(socket: Socket): void
+  /** Stop watching a socket (it disconnected). */
+  untrack(socket: Socket): void
   /** Stop the clock; sockets are left alone (closing the server disconnects them). */
   close(): void
 }
@@ -27,12 +29,12 @@ export function createTokenExpiries(clockToleranceMs: number, log: FastifyBaseLo
   const bucketOf = new WeakMap<Socket, number>()
   const tickOf = (at: number): number => Math.ceil(at / EXPIRY_TICK_MS)
 
-  function untrack(this: Socket): void {
-    const tick = bucketOf.get(this)
+  function untrack(socket: Socket): void {
+    const tick = bucketOf.get(socket)
     if (tick === undefined) return
-    bucketOf.delete(this)
+    bucketOf.delete(socket)
     const bucket = buckets.get(tick)
-    bucket?.delete(this)
+    bucket?.delete(socket)
     if (bucket?.size === 0) buckets.delete(tick)
   }
 
@@ -58,9 +60,7 @@ export function createTokenExpiries(clockToleranceMs: number, log: FastifyBaseLo
 
   return {
     track(socket) {
-      // A tracked socket already has its disconnect listener; a refresh only moves it.
-      const tracked = bucketOf.has(socket)
-      untrack.call(socket)
+      untrack(socket)
       const expiresAt = identityOf(socket)?.expiresAt
       if (expiresAt === undefined || socket.disconnected) return
       const tick = tickOf(expiresAt + clockToleranceMs)
@@ -68,8 +68,8 @@ export function createTokenExpiries(clockToleranceMs: number, log: FastifyBaseLo
       if (bucket === undefined) buckets.set(tick, (bucket = new Set()))
       bucket.add(socket)
       bucketOf.set(socket, tick)
-      if (!tracked) socket.once('disconnect', untrack)
     },
+    untrack,
     close() {
       clearInterval(clock)
       buckets.clear()

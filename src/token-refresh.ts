@@ -12,16 +12,17 @@ const isRefreshRequest = compileRequestCheck(RefreshRequest)
 /**
  * `auth:refresh { token }`: a newer token for the same user extends the socket's life. The token
  * is verified exactly as at the handshake; a token of another user is refused with `FORBIDDEN`,
- * so a socket's identity never changes.
+ * so a socket's identity never changes. One listener serves every socket (it is called with the
+ * socket as `this`).
  */
-export function handleTokenRefresh(
-  socket: Socket,
+export function createTokenRefreshHandler(
   fastify: FastifyInstance,
   options: Pick<ResolvedOptions, 'verify' | 'userIdClaim' | 'requireExp'>,
   expiries: TokenExpiries,
   log: FastifyBaseLogger,
-): void {
-  socket.on('auth:refresh', (...args: unknown[]) => {
+): (this: Socket, ...args: unknown[]) => void {
+  return function onRefresh(this: Socket, ...args: unknown[]): void {
+    const socket = this
     const { payload, ack } = splitArguments(args)
     const identity = identityOf(socket)
     if (identity === undefined) return ack(errorAck('AUTH_INVALID', 'Not authenticated'))
@@ -43,5 +44,5 @@ export function handleTokenRefresh(
     identity.expiresAt = verified.expiresAt
     expiries.track(socket)
     ack({ ok: true, expiresAt: new Date(verified.expiresAt).toISOString() })
-  })
+  }
 }
