@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream'
 import { createAdapter } from '@socket.io/redis-adapter'
 import type { Test } from 'tap'
-import { redisReplayStore, type RedisReplayStoreOptions, type ReplayStore } from '../src/index.ts'
-import { startServer, type TestServer } from './helpers.ts'
+import { redisReplayStore, type AgentEventsOptions, type RedisReplayStoreOptions, type ReplayStore } from '../src/index.ts'
+import { startServer, type StartOptions, type TestServer } from './helpers.ts'
 import type { RedisServer } from './redis-server.ts'
 
 export interface RedisNode extends TestServer {
@@ -20,6 +20,7 @@ export async function startRedisNode(
   t: Test,
   redis: RedisServer,
   store: Partial<Omit<RedisReplayStoreOptions, 'client'>> = {},
+  extra: { plugin?: AgentEventsOptions; before?: StartOptions['before'] } = {},
 ): Promise<RedisNode> {
   // As the README's recipe says: the adapter's clients wait for Redis (the adapter leaves their
   // promises unhandled, so they must not reject); the store's client gives up quickly.
@@ -36,9 +37,10 @@ export async function startRedisNode(
     },
   })
   const server = await startServer(t, {
+    ...extra.plugin,
     replay: { store: replayStore },
     socketio: { adapter: createAdapter(pubClient, subClient) },
-  }, { logger: { level: 'warn', stream } })
+  }, { logger: { level: 'warn', stream }, ...(extra.before === undefined ? {} : { before: extra.before }) })
   const node = { ...server, store: replayStore, logs }
   const nodes = (nodesOf.get(redis) ?? 0) + 1
   nodesOf.set(redis, nodes)
