@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Namespace, Server } from 'socket.io'
 import { invalidEvent, type EventValidationIssue } from './errors.ts'
-import { assertRoutable, assertValidEvent } from './event-validation.ts'
+import { assertRoutable, assertValidEvent, assertWorkflowId } from './event-validation.ts'
 import type { ReplayStore, UnrecordedAgentEvent } from './replay/replay-store.ts'
 import { userRoom } from './rooms.ts'
 import {
@@ -153,7 +153,7 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorat
     emit: emit as AgentEventsDecorator['emit'],
 
     async history(workflowId, options = {}) {
-      assertRoutable({ type: 'thought', workflowId })
+      assertWorkflowId(workflowId)
       const afterSeq = options.afterSeq ?? 0
       const limit = options.limit ?? HISTORY_LIMIT.default
       if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {

@@ -25,6 +25,14 @@ function reject(issues: EventValidationIssue[]): never {
   throw invalidEvent(issues)
 }
 
+const WORKFLOW_ID_ISSUE: EventValidationIssue = { field: 'workflowId', message: `must match ${WORKFLOW_ID_PATTERN}` }
+const isWorkflowId = (value: unknown): value is string => typeof value === 'string' && WORKFLOW_ID.test(value)
+
+/** A workflow id names a room: it must be well formed wherever it comes from. */
+export function assertWorkflowId(workflowId: unknown): void {
+  if (!isWorkflowId(workflowId)) reject([WORKFLOW_ID_ISSUE])
+}
+
 /**
  * Checks that always run, even with `validate: false`: the type must be known and the workflow id
  * well formed, because both pick the room and the wire event name.
@@ -34,9 +42,7 @@ export function assertRoutable(event: { type?: unknown; workflowId?: unknown }):
   if (typeof event.type !== 'string' || !EVENT_TYPES.has(event.type)) {
     issues.push({ field: 'type', message: `must be one of ${AGENT_EVENT_TYPES.join(', ')}` })
   }
-  if (typeof event.workflowId !== 'string' || !WORKFLOW_ID.test(event.workflowId)) {
-    issues.push({ field: 'workflowId', message: `must match ${WORKFLOW_ID_PATTERN}` })
-  }
+  if (!isWorkflowId(event.workflowId)) issues.push(WORKFLOW_ID_ISSUE)
   if (issues.length > 0) reject(issues)
 }
 

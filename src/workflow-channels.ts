@@ -348,11 +348,6 @@ export class WorkflowChannels {
     this.#channels.delete(channel.workflowId)
   }
 
-  /** Number of workflows followed on this node (for tests and metrics). */
-  get size(): number {
-    return this.#channels.size
-  }
-
   close(): void {
     for (const channel of this.#channels.values()) {
       if (channel.gapTimer !== undefined) clearTimeout(channel.gapTimer)

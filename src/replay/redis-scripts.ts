@@ -24,6 +24,20 @@ function script(source: string): RedisScript {
 }
 
 /**
+ * Lua shared by both scripts (KEYS meta and events, ARGV[1] the candidate epoch): the workflow's
+ * current epoch, starting a new one, without any orphaned list, where `meta` is missing.
+ */
+const CURRENT_EPOCH = `
+local epoch = redis.call('HGET', meta, 'epoch')
+local started = false
+if not epoch then
+  epoch = ARGV[1]
+  started = true
+  redis.call('DEL', events)
+  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+end`
+
+/**
  * KEYS: meta, events. ARGV: candidate epoch, ttl ms, maxEvents, event JSON without its closing
  * brace, id as a JSON string, channel ('' for none), origin.
  * Returns { seq, epoch }.
@@ -31,12 +45,7 @@ function script(source: string): RedisScript {
 export const APPEND = script(`
 local meta, events = KEYS[1], KEYS[2]
 local ttl, maxEvents = tonumber(ARGV[2]), tonumber(ARGV[3])
-local epoch = redis.call('HGET', meta, 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', events)
-  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
-end
+${CURRENT_EPOCH}
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
 local stored = ARGV[4] .. ',"seq":' .. seq .. ',"id":' .. ARGV[5] .. '}'
 if maxEvents > 0 then
@@ -59,13 +68,8 @@ return { seq, epoch }
 export const READ = script(`
 local meta, events = KEYS[1], KEYS[2]
 local afterSeq, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
-local epoch = redis.call('HGET', meta, 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', events)
-  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
-  redis.call('PEXPIRE', meta, tonumber(ARGV[2]))
-end
+${CURRENT_EPOCH}
+if started then redis.call('PEXPIRE', meta, tonumber(ARGV[2])) end
 local lastSeq = tonumber(redis.call('HGET', meta, 'seq'))
 local held = redis.call('LLEN', events)
 local firstHeld = lastSeq - held + 1
