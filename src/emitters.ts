@@ -18,7 +18,6 @@ import {
   type ToolCallData,
 } from './schemas/index.ts'
 import { identityOf } from './socket-identity.ts'
-import type { WorkflowChannels } from './workflow-channels.ts'
 
 /**
  * Where an event goes. Without it, to the workflow's subscribers, recorded with `seq` and `id`.
@@ -66,7 +65,6 @@ export interface EmitterDependencies {
   io: Server
   namespace: Namespace
   store: ReplayStore
-  channels: WorkflowChannels
   validate: boolean
   log: FastifyBaseLogger
 }
@@ -90,8 +88,7 @@ function assertTarget(target: unknown): asserts target is EmitTarget | undefined
 }
 
 export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorator {
-  const { io, namespace, store, channels, validate, log } = deps
-  const storeDelivers = typeof store.watch === 'function'
+  const { io, namespace, store, validate, log } = deps
 
   async function emit(input: AgentEventInput, target?: EmitTarget): Promise<AgentEvent> {
     if (typeof input !== 'object' || input === null) {
@@ -122,23 +119,15 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorat
       return event as AgentEvent
     }
 
-    let recorded: RecordedAgentEvent
     try {
-      recorded = await store.append(event)
+      // The store hands the recorded event to its watchers, this node's delivery among them, before
+      // append resolves: that is the one route from an emitter to subscribers, whatever the store.
+      return await store.append(event)
     } catch (error) {
       // The run goes on: the event is logged as lost for replay and reaches nobody out of order.
       log.error({ err: error, workflowId: event.workflowId, type: event.type }, 'event not recorded: replay store failed')
       return event as AgentEvent
     }
-    // A store shared by several nodes hands every recorded event, with its epoch, to its watchers
-    // (this node's included, before append resolved): delivering it here too would be redundant.
-    if (storeDelivers) return recorded
-    try {
-      channels.deliver(recorded)
-    } catch (error) {
-      log.error({ err: error, workflowId: recorded.workflowId, seq: recorded.seq }, 'event recorded but not delivered')
-    }
-    return recorded
   }
 
   return {

@@ -209,7 +209,7 @@ function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
 function isReplayStore(value: unknown): value is ReplayStore {
   if (typeof value !== 'object' || value === null) return false
   const candidate = value as Record<string, unknown>
-  return ['append', 'read', 'close'].every((method) => typeof candidate[method] === 'function')
+  return ['append', 'read', 'watch', 'close'].every((method) => typeof candidate[method] === 'function')
 }
 
 function resolveReplay(value: unknown): Pick<ResolvedOptions, 'replayEnabled' | 'store' | 'ownsStore'> {
@@ -217,7 +217,7 @@ function resolveReplay(value: unknown): Pick<ResolvedOptions, 'replayEnabled' | 
   if (value === false) return { replayEnabled: false, store: memoryReplayStore({ maxEvents: 0 }), ownsStore: true }
   const replay = optionalObject(value, 'replay')
   if (replay.store !== undefined) {
-    if (!isReplayStore(replay.store)) fail('replay.store', 'must implement ReplayStore (append, read, close)')
+    if (!isReplayStore(replay.store)) fail('replay.store', 'must implement ReplayStore (append, read, watch, close)')
     for (const key of ['maxEvents', 'ttl', 'maxWorkflows']) {
       if (replay[key] !== undefined) fail(`replay.${key}`, 'belongs to the store: pass it to the store you give as replay.store')
     }

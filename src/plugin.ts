@@ -12,11 +12,11 @@ import { disconnectLocalSockets } from './shutdown.ts'
 import { createSlowConsumerGuard } from './slow-consumer.ts'
 import { identityOf } from './socket-identity.ts'
 import { attachSocketServer, exactPathCheck } from './socket-server.ts'
-import { createSubscriptionHandlers } from './subscription-handlers.ts'
+import { createSubscriptionHandlers } from './socket-subscriptions.ts'
 import { clockToleranceOf, createTokenExpiries } from './token-expiry.ts'
 import { createTokenRefreshHandler } from './token-refresh.ts'
 import { answerUnknownEvents } from './unknown-events.ts'
-import { WorkflowChannels } from './workflow-channels.ts'
+import { WorkflowStreams } from './delivery/workflow-streams.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -42,22 +42,27 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       log.warn('reusing the app\'s fastify.io: its own allowRequest and cors decide which handshakes reach the plugin (path and Origin checks are not added)')
     }
     const namespace = io.of(options.namespace)
-    const sharedStore = typeof options.store.watch === 'function'
-    const channels = new WorkflowChannels(namespace, options.store, options.replayEnabled, log, sharedStore)
-    if (options.socketio.adapter !== undefined && !sharedStore) {
+    const streams = new WorkflowStreams({ namespace, store: options.store, log })
+    if (options.socketio.adapter !== undefined && options.ownsStore) {
       log.warn('socketio.adapter is set but the replay store is this process\'s own: each node numbers and replays events by itself (use redisReplayStore)')
     }
-    // Events recorded by any node (this one included) reach this node's subscribers through the store.
-    stopWatching = options.store.watch?.({
-      onEvent: (event, epoch) => channels.deliver(event, epoch),
+    // The one route of a recorded event: the store's watch hands every event recorded by any node
+    // (this one included) to this node's ordered streams.
+    stopWatching = options.store.watch({
+      onEvent: (event, epoch) => streams.receive(event, epoch),
       onError: (error) => log.error({ err: error }, 'replay store: link to other nodes failed, retrying'),
-      onReconnect: () => channels.resync(),
+      onReconnect: () => streams.resync(),
     })
     // Per-socket work is done by listeners created once here and shared by every socket, so that
     // an idle connection costs little more than Socket.IO's own.
     const slowConsumers = createSlowConsumerGuard(options.maxBufferedBytes, log)
     const expiries = createTokenExpiries(clockToleranceOf(options.verify), log)
-    const subscriptions = createSubscriptionHandlers(channels, options, log)
+    const subscriptions = createSubscriptionHandlers({
+      streams,
+      catchUp: { store: options.store, replayEnabled: options.replayEnabled, paceBelowBytes: options.maxBufferedBytes / 2 },
+      options,
+      log,
+    })
     const onRefresh = createTokenRefreshHandler(fastify, options, expiries, log)
     function onDisconnect(this: Socket): void {
       slowConsumers.unwatch(this)
@@ -85,7 +90,6 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       io,
       namespace,
       store: options.store,
-      channels,
       validate: options.validate,
       log,
     }))
@@ -95,7 +99,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     fastify.addHook('onClose', async () => {
       await stopWatching?.()
       expiries.close()
-      channels.close()
+      streams.close()
       // io.close() also closes engine.io's clients, including long-polling ones whose timers
       // would otherwise keep the process alive.
       if (ownsServer) await io.close()

@@ -2,7 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { RecordedAgentEvent } from '../schemas/index.ts'
 import { type Duration, durationToMs } from './duration.ts'
 import { EventRing } from './event-ring.ts'
-import type { ReplayRange, ReplayReadOptions, ReplayStore, UnrecordedAgentEvent } from './replay-store.ts'
+import type {
+  RecordedEventWatcher,
+  ReplayRange,
+  ReplayReadOptions,
+  ReplayStore,
+  UnrecordedAgentEvent,
+} from './replay-store.ts'
 
 export interface MemoryReplayStoreOptions {
   /** Events kept per workflow; the oldest go first. 0 keeps none (sequence numbers only). Default 1000. */
@@ -59,6 +65,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
   // used again starts a life that no client has seen before.
   let buffersCreated = 0
   let closed = false
+  const watchers = new Set<RecordedEventWatcher>()
 
   function forget(workflowId: string): void {
     buffers.delete(workflowId)
@@ -132,7 +139,23 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
         id: randomUUID(),
       } as RecordedAgentEvent
       buffer.ring.push(recorded, now)
+      // Watchers hear the event before append resolves, as they would from a shared store.
+      for (const watcher of watchers) {
+        try {
+          watcher.onEvent(recorded, buffer.epoch)
+        } catch (error) {
+          watcher.onError(error as Error)
+        }
+      }
       return recorded
+    },
+
+    watch(watcher: RecordedEventWatcher): () => Promise<void> {
+      if (closed) throw new Error('memoryReplayStore is closed')
+      watchers.add(watcher)
+      return async () => {
+        watchers.delete(watcher)
+      }
     },
 
     async read(workflowId: string, { afterSeq, limit }: ReplayReadOptions): Promise<ReplayRange> {
@@ -154,6 +177,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
 
     async close(): Promise<void> {
       closed = true
+      watchers.clear()
       clearInterval(sweeper)
       buffers.clear()
     },

@@ -21,7 +21,7 @@ export interface ReplayRange {
   truncated: boolean
 }
 
-/** Hears the events recorded through a store that several processes share. */
+/** Hears the events recorded through a store: this process's own appends and, for a shared store, every other process's. */
 export interface RecordedEventWatcher {
   /** One recorded event and the epoch it belongs to; one workflow's events arrive in `seq` order per source. */
   onEvent(event: RecordedAgentEvent, epoch: string): void
@@ -49,12 +49,12 @@ export interface ReplayStore {
   /** Read the events of a workflow after a `seq`, with the facts a subscriber needs. */
   read(workflowId: string, options: ReplayReadOptions): Promise<ReplayRange>
   /**
-   * Optional, for stores that several processes (nodes) share: `watcher` hears every event recorded
-   * through the store, by this process (before its `append` resolves) and by every other one. The
-   * plugin then delivers recorded events through the watcher only. Resolves the returned function
-   * to stop watching.
+   * `watcher` hears every event recorded through the store, with its epoch: each of this process's
+   * appends (before its `append` resolves) and, for a store that several processes (nodes) share,
+   * every other process's. This is the plugin's only way to deliver recorded events, whatever the
+   * store. Call the returned function to stop watching.
    */
-  watch?(watcher: RecordedEventWatcher): () => Promise<void>
+  watch(watcher: RecordedEventWatcher): () => Promise<void>
   /** Release timers and connections that the store itself opened. */
   close(): Promise<void>
 }

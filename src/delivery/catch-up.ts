@@ -1,0 +1,201 @@
+import type { Socket } from 'socket.io'
+import type { ReplayStore } from '../replay/replay-store.ts'
+import { WIRE_EVENT_NAMES, type RecordedAgentEvent } from '../schemas/index.ts'
+import { unsentBytes, whenUnsentBelow } from '../transport-backlog.ts'
+import { GAP_REPAIR_DELAY_MS, STORE_PAGE, type StreamListener, type WorkflowStream } from './workflow-stream.ts'
+
+/** Live events kept for one subscriber while it catches up; past this, they are read from the store again. */
+const MAX_PENDING = 1000
+/** Times a subscriber waits for this node's stream to reach what the store already told it, before giving up. */
+const MAX_STREAM_WAITS = 20
+
+export interface CatchUpRequest {
+  afterSeq: number | undefined
+  epoch: string | undefined
+}
+
+export interface CatchUpOutcome {
+  epoch: string
+  lastSeq: number
+  replayed: number
+  truncated: boolean
+}
+
+export interface CatchUpContext {
+  store: ReplayStore
+  replayEnabled: boolean
+  /** A replay writes its next event only while the subscriber's unsent bytes are under this. */
+  paceBelowBytes: number
+}
+
+/** The subscription was undone (unsubscribe or disconnect) before it completed. */
+export class SubscriptionCancelled extends Error {}
+
+/** The workflow's buffer started a new life while the subscription was being served: try again. */
+export class EpochChangedDuringSubscribe extends Error {}
+
+/**
+ * Brings one subscriber from its `afterSeq` to the live stream: the single place where a replay is
+ * paced. It sends the events the subscriber missed, read from the store page by page and written
+ * only while the subscriber's transport keeps up, then joins the workflow's room in the same tick
+ * in which it has sent everything the stream has forwarded: no gap and no duplicate at the
+ * boundary. Live events forwarded meanwhile are kept (up to `MAX_PENDING`) and sent in order.
+ */
+export class CatchUp implements StreamListener {
+  #pending: RecordedAgentEvent[] = []
+  /** Live events were dropped from `#pending`: read the store again before trusting it. */
+  #overflowed = false
+  #cancelled = false
+  #restarted = false
+  #wake: (() => void) | undefined
+  /** Highest `seq` sent to the subscriber (or skipped as evicted). */
+  #cursor = 0
+  #replayed = 0
+  #truncated = false
+  #replaying = false
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly stream: WorkflowStream,
+    private readonly context: CatchUpContext,
+  ) {}
+
+  get socketId(): string {
+    return this.socket.id
+  }
+
+  onForward(event: RecordedAgentEvent): void {
+    if (!this.#overflowed) {
+      if (this.#pending.length < MAX_PENDING) this.#pending.push(event)
+      else {
+        this.#overflowed = true
+        this.#pending = []
+      }
+    }
+    this.#wake?.()
+  }
+
+  onRestart(): void {
+    this.#restarted = true
+    this.#wake?.()
+  }
+
+  /** Stop: the subscriber unsubscribed or left. `run` then rejects with `SubscriptionCancelled`. */
+  cancel(): void {
+    this.#cancelled = true
+    this.#wake?.()
+  }
+
+  async run(request: CatchUpRequest): Promise<CatchUpOutcome> {
+    this.stream.listen(this)
+    try {
+      return await this.#run(request)
+    } finally {
+      this.stream.unlisten(this)
+      this.#pending = []
+    }
+  }
+
+  async #run(request: CatchUpRequest): Promise<CatchUpOutcome> {
+    const { store, replayEnabled } = this.context
+    const { workflowId } = this.stream
+    this.#replaying = replayEnabled && request.afterSeq !== undefined
+    const first = await store.read(workflowId, {
+      afterSeq: request.afterSeq ?? Number.MAX_SAFE_INTEGER,
+      limit: this.#replaying ? STORE_PAGE : 0,
+    })
+    this.#assertActive()
+    if (!this.stream.adoptRead(first.epoch, first.lastSeq, this.socket.id)) throw new EpochChangedDuringSubscribe()
+    const { epoch } = first
+    // A changed epoch means the client's afterSeq belongs to another life of the buffer: replay it all.
+    const epochChanged = this.#replaying && request.epoch !== undefined && request.epoch !== epoch
+    this.#cursor = !this.#replaying ? first.lastSeq : epochChanged ? 0 : (request.afterSeq ?? 0)
+    this.#truncated = epochChanged || (request.afterSeq !== undefined && first.truncated)
+    let page: RecordedAgentEvent[] | undefined = epochChanged ? undefined : first.events
+    let waits = 0
+
+    for (;;) {
+      this.#assertActive()
+      if (page !== undefined) {
+        await this.#send(page)
+        page = undefined
+        continue
+      }
+      const upTo = this.stream.lastSeq ?? this.#cursor
+      if (this.#cursor === upTo) {
+        // Nothing can be forwarded between this check and the join: both happen in this tick.
+        this.socket.join(this.stream.room)
+        return { epoch, lastSeq: this.#cursor, replayed: this.#replayed, truncated: this.#truncated }
+      }
+      if (this.#cursor > upTo) {
+        // The store told this subscriber more than this node's stream has forwarded yet (the
+        // store's pub/sub is slower than its reads): joining now would repeat those events.
+        if (++waits > MAX_STREAM_WAITS) throw new Error('the workflow stream did not reach the store\'s last event')
+        await this.#waitForStream()
+        continue
+      }
+      page = this.#takePending()
+      if (page !== undefined) continue
+      const more = await store.read(workflowId, { afterSeq: this.#cursor, limit: STORE_PAGE })
+      this.#assertActive()
+      if (more.epoch !== epoch) throw new EpochChangedDuringSubscribe()
+      if (more.events.length > 0) {
+        page = more.events
+        continue
+      }
+      // The store holds nothing past the cursor any more (evicted): go on from what is left.
+      this.#truncated ||= this.#replaying
+      const next = this.#overflowed ? undefined : this.#pending.find((event) => event.seq > this.#cursor)
+      this.#cursor = Math.max(this.#cursor, next === undefined ? upTo : next.seq - 1)
+    }
+  }
+
+  /** Write events after the cursor, in order, each only while the transport keeps up. */
+  async #send(events: readonly RecordedAgentEvent[]): Promise<void> {
+    const paceBelow = this.context.paceBelowBytes
+    for (const event of events) {
+      if (event.seq <= this.#cursor) continue
+      // A hole inside a page: the store evicted those events between two reads.
+      if (event.seq > this.#cursor + 1 && this.#replaying) this.#truncated = true
+      if (unsentBytes(this.socket) >= paceBelow) {
+        await whenUnsentBelow(this.socket, paceBelow)
+        this.#assertActive()
+      }
+      this.socket.emit(WIRE_EVENT_NAMES[event.type], event)
+      this.#cursor = event.seq
+      this.#replayed++
+    }
+  }
+
+  /** The live events that follow the cursor without a hole, or `undefined` when the store must be read. */
+  #takePending(): RecordedAgentEvent[] | undefined {
+    if (this.#overflowed) {
+      // Start collecting again now: the read that follows covers everything forwarded before.
+      this.#overflowed = false
+      this.#pending = []
+      return undefined
+    }
+    const start = this.#pending.findIndex((event) => event.seq > this.#cursor)
+    if (start === -1 || (this.#pending[start] as RecordedAgentEvent).seq !== this.#cursor + 1) return undefined
+    const page = this.#pending.slice(start)
+    this.#pending = []
+    return page
+  }
+
+  /** Wait for the stream to forward more, and have it read the store when it does not soon. */
+  async #waitForStream(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const forwarded = await new Promise<boolean>((resolve) => {
+      this.#wake = () => resolve(true)
+      timer = setTimeout(() => resolve(false), GAP_REPAIR_DELAY_MS)
+    })
+    clearTimeout(timer)
+    this.#wake = undefined
+    if (!forwarded) await this.stream.repair()
+  }
+
+  #assertActive(): void {
+    if (this.#restarted) throw new EpochChangedDuringSubscribe()
+    if (this.#cancelled || this.socket.disconnected) throw new SubscriptionCancelled()
+  }
+}
