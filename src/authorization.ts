@@ -1,5 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { AuthorizeContext, AuthorizeHook } from './options.ts'
+import { withTimeout } from './with-timeout.ts'
+
+const TIMED_OUT = Symbol('timed out')
 
 /**
  * Ask the app's `authorize` hook, failing closed: a throw, a rejection, a non-`true` answer or
@@ -12,13 +15,9 @@ export async function isAuthorized(
   log: FastifyBaseLogger,
 ): Promise<boolean> {
   if (hook === undefined) return true
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs)
-  })
   try {
-    const answer = await Promise.race([Promise.resolve().then(() => hook(context)), timeout])
-    if (answer === 'timeout') {
+    const answer = await withTimeout(Promise.resolve().then(() => hook(context)), timeoutMs, () => TIMED_OUT)
+    if (answer === TIMED_OUT) {
       log.warn({ workflowId: context.workflowId, userId: context.userId, timeoutMs }, 'authorize timed out: denied')
       return false
     }
@@ -26,7 +25,5 @@ export async function isAuthorized(
   } catch (error) {
     log.error({ err: error, workflowId: context.workflowId, userId: context.userId }, 'authorize failed: denied')
     return false
-  } finally {
-    clearTimeout(timer)
   }
 }

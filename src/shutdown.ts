@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import type { Namespace } from 'socket.io'
+import { withTimeout } from './with-timeout.ts'
 
 /** How long close() waits for clients to receive the shutdown notice before cutting them off. */
 export const SHUTDOWN_GRACE_MS = 2000
@@ -19,11 +20,6 @@ export async function disconnectLocalSockets(namespace: Namespace): Promise<void
     socket.disconnect(true)
   }
   if (closed.length === 0) return
-  let timer: NodeJS.Timeout | undefined
-  const grace = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)
-  })
-  await Promise.race([Promise.all(closed), grace])
-  clearTimeout(timer)
+  await withTimeout(Promise.all(closed), SHUTDOWN_GRACE_MS, () => undefined)
   abort.abort()
 }

@@ -98,3 +98,39 @@ t.test('bad store options throw', async (t) => {
   t.throws(() => memoryReplayStore({ maxWorkflows: 0 }), RangeError)
   t.throws(() => memoryReplayStore({ ttl: 'never' }), RangeError)
 })
+
+t.test('watchers hear each append before it resolves, with the epoch of its buffer; a forgotten workflow comes back in a new epoch', async (t) => {
+  const store = memoryReplayStore({ maxWorkflows: 1 })
+  t.teardown(() => store.close())
+  const heard: { workflowId: string; seq: number; epoch: string }[] = []
+  const errors: Error[] = []
+  const stop = store.watch({
+    onEvent: (event, epoch) => heard.push({ workflowId: event.workflowId, seq: event.seq, epoch }),
+    onError: (error) => errors.push(error),
+  })
+  const first = store.append(thought('wf'))
+  t.equal(heard.length, 1, 'heard synchronously, before append resolved')
+  await first
+  await store.append(thought('wf'))
+  const { epoch } = await store.read('wf', { afterSeq: 0, limit: 10 })
+  t.same(heard, [{ workflowId: 'wf', seq: 1, epoch }, { workflowId: 'wf', seq: 2, epoch }])
+  await store.append(thought('other')) // maxWorkflows: 1 pushes 'wf' out
+  await store.append(thought('wf'))
+  const last = heard.at(-1)
+  t.match(last, { workflowId: 'wf', seq: 1 })
+  t.not(last?.epoch, epoch, 'numbering starts again in a new epoch, which the watcher is told')
+  await stop()
+  await store.append(thought('wf'))
+  t.equal(heard.length, 4, 'a stopped watcher hears nothing more')
+  t.same(errors, [])
+})
+
+t.test('a watcher that throws is told through onError, and the append still resolves', async (t) => {
+  const store = memoryReplayStore()
+  t.teardown(() => store.close())
+  const errors: Error[] = []
+  store.watch({ onEvent: () => { throw new Error('boom') }, onError: (error) => errors.push(error) })
+  const recorded = await store.append(thought('wf'))
+  t.equal(recorded.seq, 1)
+  t.equal(errors[0]?.message, 'boom')
+})

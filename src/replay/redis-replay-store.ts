@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { RecordedAgentEvent } from '../schemas/index.ts'
 import { type Duration, durationToMs } from './duration.ts'
+import { withTimeout } from '../with-timeout.ts'
 import { APPEND, READ, type RedisScript } from './redis-scripts.ts'
 import type {
   RecordedEventWatcher,
@@ -105,10 +106,6 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
     // While ioredis reconnects, a command would wait in its offline queue and could run long after
     // the emitter gave up on it: fail now instead.
     if (NOT_CONNECTED.has(client.status)) throw new Error(`redisReplayStore: Redis is not connected (${client.status})`)
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`redisReplayStore: Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
-    })
     const call = async (): Promise<unknown> => {
       try {
         return await client.evalsha(script.sha, 2, ...keys, ...args)
@@ -118,14 +115,9 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
         return await client.eval(script.source, 2, ...keys, ...args)
       }
     }
-    const pending = call()
-    try {
-      return await Promise.race([pending, timeout])
-    } finally {
-      clearTimeout(timer)
-      // A call that lost the race may still fail later: that failure was already reported as the timeout.
-      pending.catch(() => {})
-    }
+    return await withTimeout(call(), timeoutMs, () => {
+      throw new Error(`redisReplayStore: Redis did not answer within ${timeoutMs} ms`)
+    })
   }
 
   function notify(event: RecordedAgentEvent, epoch: string): void {
@@ -181,13 +173,8 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
     const connection = subscriber
     subscriber = undefined
     if (connection === undefined) return
-    let timer: NodeJS.Timeout | undefined
-    const gaveUp = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs)
-    })
     // QUIT waits for Redis; when Redis is unreachable, drop the connection instead.
-    await Promise.race([connection.quit().catch(() => {}), gaveUp])
-    clearTimeout(timer)
+    await withTimeout(connection.quit().catch(() => {}), timeoutMs, () => undefined)
     connection.disconnect()
   }
 
