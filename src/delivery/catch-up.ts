@@ -2,8 +2,14 @@ import type { Socket } from 'socket.io'
 import type { ReplayStore } from '../replay/replay-store.ts'
 import { WIRE_EVENT_NAMES, type RecordedAgentEvent } from '../schemas/index.ts'
 import { unsentBytes, whenUnsentBelow } from '../transport-backlog.ts'
-import { GAP_REPAIR_DELAY_MS, STORE_PAGE, type StreamListener, type WorkflowStream } from './workflow-stream.ts'
+import { GAP_REPAIR_DELAY_MS, type StreamListener, type WorkflowStream } from './workflow-stream.ts'
 
+/**
+ * Events read from the store per request while catching up. Small enough that a page of the
+ * largest events a store holds stays a few tens of MiB in memory, large enough that a replay
+ * costs few reads.
+ */
+const CATCH_UP_PAGE = 100
 /** Live events kept for one subscriber while it catches up; past this, they are read from the store again. */
 const MAX_PENDING = 1000
 /** Times a subscriber waits for this node's stream to reach what the store already told it, before giving up. */
@@ -102,7 +108,7 @@ export class CatchUp implements StreamListener {
     this.#replaying = replayEnabled && request.afterSeq !== undefined
     const first = await store.read(workflowId, {
       afterSeq: request.afterSeq ?? Number.MAX_SAFE_INTEGER,
-      limit: this.#replaying ? STORE_PAGE : 0,
+      limit: this.#replaying ? CATCH_UP_PAGE : 0,
     })
     this.#assertActive()
     if (!this.stream.adoptRead(first.epoch, first.lastSeq, this.socket.id)) throw new EpochChangedDuringSubscribe()
@@ -136,7 +142,7 @@ export class CatchUp implements StreamListener {
       }
       page = this.#takePending()
       if (page !== undefined) continue
-      const more = await store.read(workflowId, { afterSeq: this.#cursor, limit: STORE_PAGE })
+      const more = await store.read(workflowId, { afterSeq: this.#cursor, limit: CATCH_UP_PAGE })
       this.#assertActive()
       if (more.epoch !== epoch) throw new EpochChangedDuringSubscribe()
       if (more.events.length > 0) {

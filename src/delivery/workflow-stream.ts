@@ -4,8 +4,8 @@ import type { ReplayStore } from '../replay/replay-store.ts'
 import { workflowRoom } from '../rooms.ts'
 import { WIRE_EVENT_NAMES, type RecordedAgentEvent } from '../schemas/index.ts'
 
-/** Events read from the store per request, to repair a hole or to catch a subscriber up. */
-export const STORE_PAGE = 1000
+/** Events read from the store per request to repair a hole. */
+const REPAIR_PAGE = 1000
 /** How long an event that arrived ahead of its predecessor waits before the hole is repaired from the store. */
 export const GAP_REPAIR_DELAY_MS = 250
 /** Events held while their predecessor is missing; past this, the hole is repaired at once. */
@@ -175,14 +175,14 @@ export class WorkflowStream {
   async #repair(): Promise<void> {
     const from = this.#lastSeq ?? 0
     try {
-      const range = await this.context.store.read(this.workflowId, { afterSeq: from, limit: STORE_PAGE })
+      const range = await this.context.store.read(this.workflowId, { afterSeq: from, limit: REPAIR_PAGE })
       if (this.#closed) return
       const before = this.#epoch
       // A read of an epoch left behind: try again later. Of a newer one: the stream restarted, nothing to repair.
       if (!this.adoptEpoch(range.epoch)) return this.#scheduleRepair()
       if (this.#epoch !== before) return
       for (const event of range.events) this.receive(event, range.epoch)
-      if (range.events.length === STORE_PAGE) return await this.#repair()
+      if (range.events.length === REPAIR_PAGE) return await this.#repair()
     } catch (error) {
       this.context.log.warn({ err: error, workflowId: this.workflowId }, 'could not repair a gap in the event stream')
       // The store holds the missing events but cannot answer now (Redis down): try again rather
