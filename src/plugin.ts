@@ -55,12 +55,11 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     })
     // Per-socket work is done by listeners created once here and shared by every socket, so that
     // an idle connection costs little more than Socket.IO's own.
-    const slowConsumers = createSlowConsumerGuard(options.maxBufferedBytes, log)
+    const slowConsumers = createSlowConsumerGuard(namespace, options, log)
     const expiries = createTokenExpiries(clockToleranceOf(options.verify), log)
     const subscriptions = createSubscriptionHandlers(channels, options, log)
     const onRefresh = createTokenRefreshHandler(fastify, options, expiries, log)
     function onDisconnect(this: Socket): void {
-      slowConsumers.unwatch(this)
       expiries.untrack(this)
       subscriptions.detach(this)
     }
@@ -71,7 +70,6 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     namespace.on('connection', (socket) => {
       const identity = identityOf(socket)
       if (identity === undefined) return void socket.disconnect(true)
-      slowConsumers.watch(socket)
       rateLimits?.limitMessages(socket)
       answerUnknownEvents(socket)
       void socket.join(userRoom(identity.userId))
@@ -87,6 +85,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       store: options.store,
       channels,
       validate: options.validate,
+      maxEventBytes: options.maxEventBytes,
       log,
     }))
 
@@ -95,6 +94,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     fastify.addHook('onClose', async () => {
       await stopWatching?.()
       expiries.close()
+      slowConsumers.close()
       channels.close()
       // io.close() also closes engine.io's clients, including long-polling ones whose timers
       // would otherwise keep the process alive.
