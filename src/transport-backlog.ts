@@ -77,7 +77,7 @@ function pollAnswerHanded(answer: PollAnswer): number {
   return answer.base + tcpHandedBytes(answer.tcp) - answer.start
 }
 
-/** One listener per engine.io server (its `flush` event names the connection), none per socket. */
+/** Called for every flush of the engine.io server (its `flush` event names the connection): one listener, none per socket. */
 function notePollAnswer(conn: EngineConnection): void {
   const { transport } = conn
   if (transport.name !== 'polling') return
@@ -88,11 +88,18 @@ function notePollAnswer(conn: EngineConnection): void {
   pollAnswers.set(conn, { tcp, base: previous === undefined ? 0 : pollAnswerHanded(previous), start: tcpHandedBytes(tcp) })
 }
 
-function followPollAnswers(socket: Socket): void {
+/**
+ * Follow a polling connection's answers: from the first call on, through the engine.io server's
+ * `flush` event; and the poll pending now, if any, since the next answer is written to it.
+ */
+function followPollAnswers(socket: Socket, conn: EngineConnection): PollAnswer | undefined {
   const engine = socket.nsp.server.engine as unknown as EngineServer
-  if (followedServers.has(engine)) return
-  followedServers.add(engine)
-  engine.on('flush', notePollAnswer)
+  if (!followedServers.has(engine)) {
+    followedServers.add(engine)
+    engine.on('flush', notePollAnswer)
+  }
+  notePollAnswer(conn)
+  return pollAnswers.get(conn)
 }
 
 /**
@@ -109,8 +116,9 @@ export function unsentBytes(socket: Socket): number {
   if (transport.name === 'websocket') {
     bytes += transport.socket?.bufferedAmount ?? 0
   } else if (transport.name === 'polling') {
-    followPollAnswers(socket)
-    bytes += pollAnswers.get(conn)?.tcp.writableLength ?? 0
+    const answer = followPollAnswers(socket, conn)
+    // A destroyed socket has let go of what it held.
+    if (answer !== undefined && !answer.tcp.destroyed) bytes += answer.tcp.writableLength
   }
   return bytes
 }
@@ -128,8 +136,7 @@ export function handedBytes(socket: Socket): number {
     return tcp == null ? 0 : tcpHandedBytes(tcp)
   }
   if (transport.name === 'polling') {
-    followPollAnswers(socket)
-    const answer = pollAnswers.get(conn)
+    const answer = followPollAnswers(socket, conn)
     return answer === undefined ? 0 : pollAnswerHanded(answer)
   }
   return 0

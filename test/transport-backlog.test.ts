@@ -162,3 +162,24 @@ for (const transport of TRANSPORTS) {
     t.equal(await reason, 'transport close')
   })
 }
+
+t.test('polling: an answer stuck in its TCP socket counts as unsent; closeTransport ends that connection', async (t) => {
+  const r = await rig(t, 'polling')
+  await until(() => (r.conn.transport as unknown as { writable: boolean }).writable)
+  // The slow-consumer guard reads every socket at its first sample; the answers are followed from then on.
+  t.equal(unsentBytes(r.socket), 0)
+  r.proxy.stall()
+  // The pending poll takes the whole packet at once: more than the kernel holds for a peer that
+  // does not read, so the rest waits in the answer's TCP socket, outside engine.io's queue.
+  const big = 'y'.repeat(4 * 1024 * 1024)
+  r.socket.emit('probe', big)
+  t.equal(r.conn.writeBuffer.length, 0, 'engine.io handed the packet to the poll')
+  const unsent = unsentBytes(r.socket)
+  t.ok(unsent > 1024 * 1024, `${unsent} bytes still in the answer's TCP socket`)
+  const reason = waitFor<string>(r.client, 'disconnect', 20_000)
+  t.equal(closeTransport(r.socket), true)
+  t.equal(unsentBytes(r.socket), 0, 'the stuck answer is let go with its connection')
+  r.proxy.resume()
+  // The cut answer fails the client's poll: it reconnects all the same.
+  t.equal(await reason, 'transport error')
+})
