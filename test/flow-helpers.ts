@@ -38,6 +38,8 @@ export class SeqCollector {
     if (this.seqs.length >= count) return Promise.resolve()
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.seqs.length} of ${count} events arrived`)), ms)
+      // A test that fails otherwise must not wait for this.
+      timer.unref()
       this.#waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) })
     })
   }
