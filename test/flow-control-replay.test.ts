@@ -1,5 +1,5 @@
 import t from 'tap'
-import { connectAs, range, request, startServer, type SubscribeOk } from './helpers.ts'
+import { connectAs, range, startServer, type SubscribeOk } from './helpers.ts'
 import { LogCapture, SeqCollector, TRANSPORTS } from './flow-helpers.ts'
 
 // A reload replays a long workflow from the start: the replay is paced by the subscriber's
@@ -24,7 +24,8 @@ for (const transport of TRANSPORTS) {
       const disconnected = new Promise<never>((_, reject) => {
         reader.once('disconnect', (reason) => reject(new Error(`disconnected during the replay: ${reason}`)))
       })
-      const ack = request<SubscribeOk>(reader, 'agent:subscribe', { workflowId: 'wf-replay', afterSeq: 0 })
+      // The ack follows the whole replay, which may take a while over polling.
+      const ack = reader.timeout(120_000).emitWithAck('agent:subscribe', { workflowId: 'wf-replay', afterSeq: 0 }) as Promise<SubscribeOk>
       // Awaited below; a replay cut short fails the test through `disconnected` first.
       ack.catch(() => undefined)
       await Promise.race([received.reached(events, 120_000), disconnected])
