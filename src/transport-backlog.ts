@@ -3,9 +3,11 @@ import type { Socket as TcpSocket } from 'node:net'
 import type { Socket } from 'socket.io'
 
 // The one module that reads engine.io's internals (engine.io 6.6, ws 8): Socket.IO has no public
-// measure of what a connection still holds for its peer. test/transport-backlog.test.ts checks
-// every field and event used here over real sockets, so that an engine.io upgrade that changes
-// them fails loudly there rather than quietly here.
+// measure of what a connection still holds for its peer. It reads `Socket#writeBuffer`, the
+// websocket transport's `socket` (a `ws` WebSocket) and that one's `_socket`, the polling
+// transport's `res`, the server's `flush` event and the transport's `ready` event.
+// test/transport-backlog.test.ts checks each of them over real sockets and both transports, so
+// that an engine.io upgrade that changes them fails loudly there rather than quietly here.
 
 /** A packet waiting in engine.io's queue: `data` is the encoded Socket.IO packet. */
 interface EnginePacket {
@@ -105,8 +107,9 @@ function followPollAnswers(socket: Socket, conn: EngineConnection): PollAnswer |
 /**
  * Bytes that the socket's transport has not yet handed to the peer: the packets queued in
  * engine.io, plus what the websocket holds above the TCP socket's kernel buffer (`ws`
- * `bufferedAmount`), or what the latest poll answer still holds. Computed when asked, from the
- * transport's own counters: nothing is counted per packet.
+ * `bufferedAmount`), or what the latest poll answer still holds. A write counts whole until the
+ * kernel has taken all of it. Computed when asked, from the transport's own counters: nothing is
+ * counted per packet.
  */
 export function unsentBytes(socket: Socket): number {
   const conn = connectionOf(socket)
