@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Namespace, Server } from 'socket.io'
 import { invalidEvent, type EventValidationIssue } from './errors.ts'
+import { createEventSizeCheck } from './event-size.ts'
 import { assertRoutable, assertValidEvent, assertWorkflowId } from './event-validation.ts'
 import type { ReplayStore, UnrecordedAgentEvent } from './replay/replay-store.ts'
 import { userRoom } from './rooms.ts'
@@ -66,6 +67,8 @@ export interface EmitterDependencies {
   namespace: Namespace
   store: ReplayStore
   validate: boolean
+  /** Largest event, in UTF-8 bytes of its JSON as sent. */
+  maxEventBytes: number
   log: FastifyBaseLogger
 }
 
@@ -89,6 +92,7 @@ function assertTarget(target: unknown): asserts target is EmitTarget | undefined
 
 export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorator {
   const { io, namespace, store, validate, log } = deps
+  const checkEventSize = createEventSizeCheck(deps.maxEventBytes, store)
 
   async function emit(input: AgentEventInput, target?: EmitTarget): Promise<AgentEvent> {
     if (typeof input !== 'object' || input === null) {
@@ -107,6 +111,9 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorat
       timestamp: new Date().toISOString(),
     } as UnrecordedAgentEvent
     if (validate) assertValidEvent(event)
+    // Before anything is recorded or sent; settled at once except within bytes of the limit.
+    const sizeVerdict = checkEventSize(event, target === undefined)
+    if (sizeVerdict !== undefined) await sizeVerdict
     const wireName = WIRE_EVENT_NAMES[event.type]
 
     if (target !== undefined) {

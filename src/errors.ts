@@ -38,3 +38,19 @@ export function invalidEvent(issues: EventValidationIssue[]): Error & { validati
   const error = new InvalidEventError(issues.map((issue) => `${issue.field} ${issue.message}`).join('; '))
   return Object.assign(error, { validation: issues })
 }
+
+/**
+ * An emitted event is larger than `maxEventBytes` (UTF-8 bytes of its JSON as sent, `seq` and `id`
+ * included); `size` and `limit` say by how much. Nothing was recorded or sent.
+ */
+export const EventTooLargeError = createError<'FST_AGENT_EVENTS_EVENT_TOO_LARGE', 413, [size: number, limit: number]>(
+  'FST_AGENT_EVENTS_EVENT_TOO_LARGE',
+  'Agent event too large: %s bytes as sent, over maxEventBytes (%s)',
+  413,
+  RangeError,
+)
+
+/** An `EventTooLargeError` with its `size` and `limit` as numbers. */
+export function eventTooLarge(size: number, limit: number): Error & { size: number; limit: number } {
+  return Object.assign(new EventTooLargeError(size, limit), { size, limit })
+}

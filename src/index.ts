@@ -18,7 +18,13 @@ export type {
   TokenSource,
 } from './options.ts'
 export { DEFAULTS } from './options.ts'
-export { InvalidOptionError, InvalidEventError, MissingJwtError, type EventValidationIssue } from './errors.ts'
+export {
+  EventTooLargeError,
+  InvalidOptionError,
+  InvalidEventError,
+  MissingJwtError,
+  type EventValidationIssue,
+} from './errors.ts'
 export type {
   RecordedEventWatcher,
   ReplayStore,

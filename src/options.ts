@@ -52,8 +52,19 @@ export interface AgentEventsOptions {
   authorizeTimeout?: number
   /** Workflows one socket may follow at once. Default 100. */
   maxSubscriptions?: number
-  /** Unsent bytes after which a socket is disconnected as a slow consumer. Default 1 MiB. */
+  /**
+   * Unsent bytes over which a socket whose peer takes nothing for `slowConsumerTimeout` is dropped
+   * as a slow consumer (at 8 times this, at once). Default 1 MiB.
+   */
   maxBufferedBytes?: number
+  /** How long a socket over `maxBufferedBytes` may go without its peer taking a byte. Default `'5 seconds'`. */
+  slowConsumerTimeout?: Duration
+  /**
+   * Largest event, in UTF-8 bytes of its JSON as sent (with `seq` and `id`); a larger one makes the
+   * emitter reject with `FST_AGENT_EVENTS_EVENT_TOO_LARGE`. Default 262_144, or `maxBufferedBytes`
+   * where that is smaller. At most `maxBufferedBytes`.
+   */
+  maxEventBytes?: number
   /** Validate every emitted event against its schema. Default `true`. */
   validate?: boolean
   /** Passed through to the Socket.IO `Server`. */
@@ -73,6 +84,8 @@ export const DEFAULTS = Object.freeze({
   authorizeTimeout: 5000,
   maxSubscriptions: 100,
   maxBufferedBytes: 1_048_576,
+  slowConsumerTimeout: '5 seconds',
+  maxEventBytes: 262_144,
   maxHttpBufferSize: 100_000,
   /** A connection that never completes its Socket.IO handshake is closed after this (ms). */
   connectTimeout: 10_000,
@@ -100,6 +113,8 @@ export interface ResolvedOptions {
   authorizeTimeout: number
   maxSubscriptions: number
   maxBufferedBytes: number
+  slowConsumerTimeoutMs: number
+  maxEventBytes: number
   validate: boolean
   socketio: Partial<ServerOptions>
 }
@@ -127,6 +142,10 @@ function positiveInteger(value: unknown, option: string, fallback: number): numb
     fail(option, 'must be a positive integer')
   }
   return value
+}
+
+function optionalPositiveInteger(value: unknown, option: string): number | undefined {
+  return value === undefined ? undefined : positiveInteger(value, option, 0)
 }
 
 function optionalBoolean(value: unknown, option: string, fallback: boolean): boolean {
@@ -252,12 +271,28 @@ function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userI
   return { tokenFrom, userIdClaim, verify, requireExp: optionalBoolean(auth.requireExp, 'auth.requireExp', DEFAULTS.requireExp) }
 }
 
+function resolveFlowControl(options: Record<string, unknown>): Pick<ResolvedOptions, 'maxBufferedBytes' | 'slowConsumerTimeoutMs' | 'maxEventBytes'> {
+  const givenBuffered = optionalPositiveInteger(options.maxBufferedBytes, 'maxBufferedBytes')
+  const givenEvent = optionalPositiveInteger(options.maxEventBytes, 'maxEventBytes')
+  if (givenBuffered !== undefined && givenEvent !== undefined && givenEvent > givenBuffered) {
+    fail('maxEventBytes', `must not exceed maxBufferedBytes (${givenBuffered}): a client could not hold one such event`)
+  }
+  // Whichever of the two is given alone moves the other's default, so that one event always fits.
+  const maxEventBytes = givenEvent ?? Math.min(DEFAULTS.maxEventBytes, givenBuffered ?? DEFAULTS.maxBufferedBytes)
+  const maxBufferedBytes = givenBuffered ?? Math.max(DEFAULTS.maxBufferedBytes, maxEventBytes)
+  const timeout = options.slowConsumerTimeout ?? DEFAULTS.slowConsumerTimeout
+  const slowConsumerTimeoutMs =
+    typeof timeout === 'number' || typeof timeout === 'string' ? durationToMs(timeout) : undefined
+  if (slowConsumerTimeoutMs === undefined) fail('slowConsumerTimeout', 'must be milliseconds or a duration such as "5 seconds"')
+  return { maxBufferedBytes, slowConsumerTimeoutMs, maxEventBytes }
+}
+
 /** Check every option before anything else happens; a bad one throws `FST_AGENT_EVENTS_INVALID_OPTION`. */
 export function resolveOptions(raw: unknown): ResolvedOptions {
   const options = optionalObject(raw, 'options')
   const known = new Set([
     'path', 'namespace', 'cors', 'auth', 'authorize', 'rateLimit', 'replay', 'authorizeTimeout',
-    'maxSubscriptions', 'maxBufferedBytes', 'validate', 'socketio',
+    'maxSubscriptions', 'maxBufferedBytes', 'slowConsumerTimeout', 'maxEventBytes', 'validate', 'socketio',
   ])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) fail(key, 'is not an option of fastify-agent-events')
@@ -278,7 +313,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     rateLimit: resolveRateLimit(options.rateLimit),
     authorizeTimeout: positiveInteger(options.authorizeTimeout, 'authorizeTimeout', DEFAULTS.authorizeTimeout),
     maxSubscriptions: positiveInteger(options.maxSubscriptions, 'maxSubscriptions', DEFAULTS.maxSubscriptions),
-    maxBufferedBytes: positiveInteger(options.maxBufferedBytes, 'maxBufferedBytes', DEFAULTS.maxBufferedBytes),
+    ...resolveFlowControl(options),
     validate: optionalBoolean(options.validate, 'validate', true),
     socketio: {
       maxHttpBufferSize: DEFAULTS.maxHttpBufferSize,

@@ -55,7 +55,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     })
     // Per-socket work is done by listeners created once here and shared by every socket, so that
     // an idle connection costs little more than Socket.IO's own.
-    const slowConsumers = createSlowConsumerGuard(options.maxBufferedBytes, log)
+    const slowConsumers = createSlowConsumerGuard(namespace, options, log)
     const expiries = createTokenExpiries(clockToleranceOf(options.verify), log)
     const subscriptions = createSubscriptionHandlers({
       streams,
@@ -65,7 +65,6 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     })
     const onRefresh = createTokenRefreshHandler(fastify, options, expiries, log)
     function onDisconnect(this: Socket): void {
-      slowConsumers.unwatch(this)
       expiries.untrack(this)
       subscriptions.detach(this)
     }
@@ -76,7 +75,6 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     namespace.on('connection', (socket) => {
       const identity = identityOf(socket)
       if (identity === undefined) return void socket.disconnect(true)
-      slowConsumers.watch(socket)
       rateLimits?.limitMessages(socket)
       answerUnknownEvents(socket)
       void socket.join(userRoom(identity.userId))
@@ -91,6 +89,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       namespace,
       store: options.store,
       validate: options.validate,
+      maxEventBytes: options.maxEventBytes,
       log,
     }))
 
@@ -99,6 +98,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     fastify.addHook('onClose', async () => {
       await stopWatching?.()
       expiries.close()
+      slowConsumers.close()
       streams.close()
       // io.close() also closes engine.io's clients, including long-polling ones whose timers
       // would otherwise keep the process alive.

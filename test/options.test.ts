@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import t from 'tap'
 import agentEvents, { type AgentEventsOptions } from '../src/index.ts'
-import { normalizePath } from '../src/options.ts'
+import { normalizePath, resolveOptions } from '../src/options.ts'
 import { SECRET } from './helpers.ts'
 
 async function register(options: unknown): Promise<unknown> {
@@ -51,6 +51,11 @@ const badOptions: [string, unknown][] = [
   ['authorizeTimeout', { authorizeTimeout: 0 }],
   ['maxSubscriptions', { maxSubscriptions: Infinity }],
   ['maxBufferedBytes', { maxBufferedBytes: '1mb' }],
+  ['maxEventBytes', { maxEventBytes: 0 }],
+  ['maxEventBytes', { maxEventBytes: '256kb' }],
+  ['maxEventBytes', { maxBufferedBytes: 100_000, maxEventBytes: 100_001 }],
+  ['slowConsumerTimeout', { slowConsumerTimeout: 'soon' }],
+  ['slowConsumerTimeout', { slowConsumerTimeout: 0 }],
   ['validate', { validate: 'yes' }],
   ['socketio', { socketio: 1 }],
   ['socketio.path', { socketio: { path: '/other' } }],
@@ -98,10 +103,34 @@ t.test('good options register', async (t) => {
       authorizeTimeout: 100,
       maxSubscriptions: 3,
       maxBufferedBytes: 1024,
+      maxEventBytes: 1024,
+      slowConsumerTimeout: '10 seconds',
       validate: false,
       socketio: { pingInterval: 10_000 },
     }),
     undefined,
   )
   t.equal(await register({ replay: false }), undefined)
+})
+
+t.test('flow-control limits: defaults, and one given alone moves the other', async (t) => {
+  const limits = (options: Record<string, unknown>) => {
+    const resolved = resolveOptions(options)
+    t.teardown(() => resolved.store.close())
+    const { maxBufferedBytes, maxEventBytes, slowConsumerTimeoutMs } = resolved
+    return { maxBufferedBytes, maxEventBytes, slowConsumerTimeoutMs }
+  }
+  t.same(limits({}), { maxBufferedBytes: 1_048_576, maxEventBytes: 262_144, slowConsumerTimeoutMs: 5000 }, 'defaults')
+  t.same(limits({ maxBufferedBytes: 100_000 }).maxEventBytes, 100_000, 'maxEventBytes defaults to a smaller maxBufferedBytes')
+  t.same(limits({ maxBufferedBytes: 4_194_304 }).maxEventBytes, 262_144, 'and to its own default under a larger one')
+  t.same(limits({ maxEventBytes: 2_097_152 }).maxBufferedBytes, 2_097_152, 'maxBufferedBytes defaults to a larger maxEventBytes')
+  t.same(limits({ maxEventBytes: 1000 }).maxBufferedBytes, 1_048_576, 'and to its own default over a smaller one')
+  t.same(limits({ maxBufferedBytes: 5000, maxEventBytes: 5000 }), { maxBufferedBytes: 5000, maxEventBytes: 5000, slowConsumerTimeoutMs: 5000 }, 'both equal')
+  t.equal(limits({ slowConsumerTimeout: 1500 }).slowConsumerTimeoutMs, 1500, 'slowConsumerTimeout in ms')
+  t.equal(limits({ slowConsumerTimeout: '2 seconds' }).slowConsumerTimeoutMs, 2000, 'or as a duration')
+})
+
+t.test('maxEventBytes over maxBufferedBytes names both', async (t) => {
+  const error = (await register({ maxBufferedBytes: 100_000, maxEventBytes: 200_000 })) as Error
+  t.match(error, { code: 'FST_AGENT_EVENTS_INVALID_OPTION', message: /"maxEventBytes".*maxBufferedBytes \(100000\)/ })
 })
