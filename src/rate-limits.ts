@@ -1,11 +1,13 @@
+import type { IncomingMessage } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { ExtendedError, Socket } from 'socket.io'
 import { type ClientAddress, createClientAddressResolver } from './client-address.ts'
 import { errorAck } from './client-requests.ts'
 import { handshakeError } from './handshake-auth.ts'
-import type { ResolvedOptions, ResolvedRateLimitRule } from './options.ts'
+import { DEFAULTS, type ResolvedOptions, type ResolvedRateLimitRule } from './options.ts'
 import { identityOf } from './socket-identity.ts'
+import type { EngineSession, SessionGate } from './socket-server.ts'
 
 export type RateLimitVerdict = { ok: true } | { ok: false; retryAfterMs: number }
 
@@ -17,16 +19,38 @@ type MessageRequest = FastifyRequest & { userId: string }
 const STORE_TIMEOUT_MS = 2000
 /** Client messages of one socket waiting for their limit check; beyond this, messages are refused outright. */
 const MAX_PENDING_CHECKS = 256
+/**
+ * A session opened over the limit lives only to tell a Socket.IO client why (its CONNECT gets
+ * `RATE_LIMITED`); one that sends no CONNECT within this time (or `connectTimeout`, if shorter)
+ * is closed. A client sends its CONNECT as soon as the session opens, one round trip later.
+ */
+const REFUSAL_GRACE_MS = 2000
+/**
+ * Sessions of one address that may be open over the limit at once, waiting to deliver their
+ * refusal. Beyond this, a flood's handshakes are refused at the HTTP level (403), so that it costs
+ * nothing lasting however fast it comes.
+ */
+const MAX_REFUSALS_PER_ADDRESS = 8
+
+/** The connection limit's verdict on one engine.io session, kept on its handshake request. */
+interface Admission {
+  verdict: RateLimitVerdict
+  judgedAt: number
+  /** The session's first namespace CONNECT was judged by this verdict; later ones are counted anew. */
+  spent: boolean
+  /** Over the limit: the place this session holds among its address's pending refusals. */
+  refusal?: { release: () => void; opened: boolean }
+}
 
 /**
  * `fastify.createRateLimit(opts)(req)` reads `req.ip`, `req.routeOptions.config` and whatever the
  * app's own `keyGenerator` or `allowList` look at. A Socket.IO handshake has no Fastify request, so
- * this is the one place where a request-like object is made from it.
+ * this is the one place where a request-like object is made from it: from an engine.io handshake
+ * request (no socket yet) or from a socket.
  */
-function rateLimitRequest(socket: Socket, address: { ip: string; ips: string[] }, path: string): FastifyRequest {
-  const raw = socket.request
+function rateLimitRequest(raw: IncomingMessage, address: ClientAddress, path: string, socket?: Socket): FastifyRequest {
   return {
-    id: `socket:${socket.id}`,
+    id: socket === undefined ? 'engine-handshake' : `socket:${socket.id}`,
     ip: address.ip,
     ips: address.ips,
     headers: raw.headers,
@@ -35,7 +59,7 @@ function rateLimitRequest(socket: Socket, address: { ip: string; ips: string[] }
     method: 'GET',
     url: path,
     routeOptions: { url: path, method: 'GET', config: {} },
-    user: identityOf(socket)?.user,
+    user: socket === undefined ? undefined : identityOf(socket)?.user,
   } as unknown as FastifyRequest
 }
 
@@ -80,7 +104,16 @@ async function judge(limiter: Limiter, req: FastifyRequest, log: FastifyBaseLogg
 }
 
 export interface RateLimits {
-  /** Namespace middleware: handshakes per client IP (Fastify's `trustProxy` respected). */
+  /**
+   * The connection limit on a server the plugin owns: every engine.io session opened counts, at
+   * its HTTP handshake, whether or not it ever asks for a namespace.
+   */
+  sessions: SessionGate
+  /**
+   * Namespace middleware: refuses a session judged over the limit (`RATE_LIMITED`) and closes it.
+   * A CONNECT that no session verdict covers (a server the app brought, or a further CONNECT on
+   * the same session) is counted here, per client IP (Fastify's `trustProxy` respected).
+   */
   handshake(socket: Socket, next: Next): void
   /** Install the per-user message limit on an authenticated socket. */
   limitMessages(socket: Socket): void
@@ -88,7 +121,7 @@ export interface RateLimits {
 
 export async function createRateLimits(
   fastify: FastifyInstance,
-  options: Pick<ResolvedOptions, 'rateLimit' | 'path'>,
+  options: Pick<ResolvedOptions, 'rateLimit' | 'path' | 'socketio'>,
   log: FastifyBaseLogger,
 ): Promise<RateLimits | undefined> {
   if (options.rateLimit === false) return undefined
@@ -108,20 +141,90 @@ export async function createRateLimits(
     }
   }
   const path = options.path
+  const refusalGraceMs = Math.min(REFUSAL_GRACE_MS, options.socketio.connectTimeout ?? DEFAULTS.connectTimeout)
+  // Keyed by the handshake request, which engine.io keeps as the session's `request`: it goes
+  // away with the session.
+  const admissions = new WeakMap<IncomingMessage, Admission>()
+  // Sessions over the limit that are open or about to open, per rate-limit key. Counted at
+  // admission, not when the session opens, so that a burst of concurrent handshakes cannot slip
+  // past the bound; a handshake that never became a session gives its place back at its deadline.
+  const pendingRefusals = new Map<string, number>()
+
+  function holdRefusal(key: string): () => void {
+    pendingRefusals.set(key, (pendingRefusals.get(key) ?? 0) + 1)
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      const pending = (pendingRefusals.get(key) ?? 1) - 1
+      if (pending > 0) pendingRefusals.set(key, pending)
+      else pendingRefusals.delete(key)
+    }
+  }
+
+  const sessions: SessionGate = {
+    async admit(raw) {
+      const address = addressOf(raw)
+      const verdict = await judge(handshakeLimiter, rateLimitRequest(raw, address, path), log, 'connection')
+      const admission: Admission = { verdict, judgedAt: Date.now(), spent: false }
+      if (!verdict.ok) {
+        const key = normalizeIP(address.ip)
+        if ((pendingRefusals.get(key) ?? 0) >= MAX_REFUSALS_PER_ADDRESS) {
+          log.debug({ ip: address.ip }, 'engine.io handshake refused: rate limited, refusals already pending')
+          return false
+        }
+        const release = holdRefusal(key)
+        admission.refusal = { release, opened: false }
+        setTimeout(() => admission.refusal?.opened === false && release(), refusalGraceMs).unref()
+      }
+      admissions.set(raw, admission)
+      return true
+    },
+    opened(session) {
+      const admission = admissions.get(session.request)
+      const refusal = admission?.refusal
+      if (admission === undefined || refusal === undefined) return
+      refusal.opened = true
+      // Discarding: a session over the limit is owed nothing more than what it got in time.
+      const deadline = admission.judgedAt + refusalGraceMs
+      const timer = setTimeout(() => session.close(true), Math.max(0, deadline - Date.now()))
+      session.once('close', () => {
+        clearTimeout(timer)
+        refusal.release()
+      })
+    },
+  }
+
+  const refuse = (next: Next, retryAfterMs: number): void =>
+    next(handshakeError('RATE_LIMITED', { retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) }))
 
   return {
+    sessions,
     handshake(socket, next) {
-      const req = rateLimitRequest(socket, addressOf(socket.request), path)
+      const admission = admissions.get(socket.request)
+      if (admission !== undefined && !admission.spent) {
+        admission.spent = true
+        const { verdict } = admission
+        if (verdict.ok) return next()
+        log.debug({ socketId: socket.id }, 'handshake refused: rate limited')
+        refuse(next, verdict.retryAfterMs - (Date.now() - admission.judgedAt))
+        // After Socket.IO has written the refusal (it does so on the next tick): an orderly close
+        // sends it first. The session joined nothing, so nothing else rides on it.
+        const session = socket.conn
+        setImmediate(() => closeRefused(session))
+        return
+      }
+      const req = rateLimitRequest(socket.request, addressOf(socket.request), path, socket)
       void judge(handshakeLimiter, req, log, 'connection').then((verdict) => {
         if (verdict.ok) return next()
         log.debug({ ip: req.ip }, 'handshake refused: rate limited')
-        next(handshakeError('RATE_LIMITED', { retryAfterMs: verdict.retryAfterMs }))
+        refuse(next, verdict.retryAfterMs)
       })
     },
     limitMessages(socket) {
       const identity = identityOf(socket)
       if (identity === undefined) return
-      const req: MessageRequest = Object.assign(rateLimitRequest(socket, addressOf(socket.request), path), {
+      const req: MessageRequest = Object.assign(rateLimitRequest(socket.request, addressOf(socket.request), path, socket), {
         userId: identity.userId,
       })
       // Checks run one after another so that a socket's messages keep their order.
@@ -144,4 +247,8 @@ export async function createRateLimits(
       })
     },
   }
+}
+
+function closeRefused(session: EngineSession): void {
+  if (session.readyState === 'open') session.close()
 }
