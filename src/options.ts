@@ -1,12 +1,19 @@
-import type { FastifyJWT } from '@fastify/jwt'
+import type { SignPayloadType, UserType } from '@fastify/jwt'
 import type { ServerOptions, Socket } from 'socket.io'
 import { InvalidOptionError } from './errors.ts'
 import { type Duration, durationToMs } from './replay/duration.ts'
 import { MEMORY_STORE_DEFAULTS, memoryReplayStore } from './replay/memory-replay-store.ts'
 import type { ReplayStore } from './replay/replay-store.ts'
 
-/** The JWT payload as the app typed it through `@fastify/jwt`'s `FastifyJWT` interface. */
-export type AgentEventsUser = FastifyJWT extends { user: infer User } ? User : Record<string, unknown>
+/**
+ * What `request.user` is on the app's REST routes: `FastifyJWT['user']` where the app declared
+ * it (through `@fastify/jwt`'s `FastifyJWT` interface), else its `payload`, exactly as
+ * `@fastify/jwt` types `request.user`.
+ */
+export type AgentEventsUser = UserType
+
+/** `@fastify/jwt`'s `formatUser`: the verified payload in, `request.user` out. */
+export type FormatUser = (payload: SignPayloadType) => UserType
 
 export type TokenSource = 'auth' | 'header' | 'cookie'
 
@@ -41,6 +48,12 @@ export interface AgentEventsOptions {
     verify?: Record<string, unknown>
     /** Refuse tokens without `exp`. Default `true`. */
     requireExp?: boolean
+    /**
+     * The `formatUser` given to `@fastify/jwt`, if any: `@fastify/jwt` applies it inside
+     * `request.jwtVerify()` and does not expose it, so pass the same function here for sockets
+     * to see the `request.user` that routes see.
+     */
+    formatUser?: FormatUser
   }
   /** May this user follow this workflow? Default: every authenticated user (a warning is logged). */
   authorize?: AuthorizeHook
@@ -91,6 +104,7 @@ export interface ResolvedOptions {
   userIdClaim: string
   verify: Record<string, unknown>
   requireExp: boolean
+  formatUser: FormatUser | undefined
   authorize: AuthorizeHook | undefined
   rateLimit: false | { connection: ResolvedRateLimitRule; message: ResolvedRateLimitRule }
   replayEnabled: boolean
@@ -232,7 +246,7 @@ function resolveReplay(value: unknown): Pick<ResolvedOptions, 'replayEnabled' | 
   return { replayEnabled: true, store: memoryReplayStore({ maxEvents, ttl, maxWorkflows }), ownsStore: true }
 }
 
-function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userIdClaim' | 'verify' | 'requireExp'> {
+function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userIdClaim' | 'verify' | 'requireExp' | 'formatUser'> {
   const auth = optionalObject(value, 'auth')
   let tokenFrom: readonly TokenSource[] = DEFAULTS.tokenFrom
   if (auth.tokenFrom !== undefined) {
@@ -249,7 +263,16 @@ function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userI
   const userIdClaim = auth.userIdClaim ?? DEFAULTS.userIdClaim
   if (typeof userIdClaim !== 'string' || userIdClaim.length === 0) fail('auth.userIdClaim', 'must be a non-empty string')
   const verify = optionalObject(auth.verify, 'auth.verify')
-  return { tokenFrom, userIdClaim, verify, requireExp: optionalBoolean(auth.requireExp, 'auth.requireExp', DEFAULTS.requireExp) }
+  if (auth.formatUser !== undefined && typeof auth.formatUser !== 'function') {
+    fail('auth.formatUser', 'must be the function given to @fastify/jwt as formatUser (payload) => user')
+  }
+  return {
+    tokenFrom,
+    userIdClaim,
+    verify,
+    requireExp: optionalBoolean(auth.requireExp, 'auth.requireExp', DEFAULTS.requireExp),
+    formatUser: auth.formatUser as FormatUser | undefined,
+  }
 }
 
 /** Check every option before anything else happens; a bad one throws `FST_AGENT_EVENTS_INVALID_OPTION`. */

@@ -1,4 +1,5 @@
-import Fastify from 'fastify'
+import type { FastifyJWTOptions } from '@fastify/jwt'
+import Fastify, { type FastifyRequest } from 'fastify'
 import type { Socket } from 'socket.io'
 import { describe, expect, test } from 'tstyche'
 import agentEvents, {
@@ -60,8 +61,15 @@ describe('registration options', () => {
     expect<NonNullable<AgentEventsOptions['authorize']>>().type.not.toBeAssignableFrom(() => 'yes')
   })
 
-  test('without a FastifyJWT declaration, the user is a plain record', () => {
-    expect<AgentEventsUser>().type.toBe<Record<string, unknown>>()
+  test('without a FastifyJWT declaration, the user is typed as @fastify/jwt types request.user', () => {
+    expect<AgentEventsUser>().type.toBe<FastifyRequest['user']>()
+    expect<AgentEventsUser>().type.toBe<string | object | Buffer>()
+  })
+
+  test('auth.formatUser takes the very function given to @fastify/jwt', () => {
+    const formatUser: NonNullable<FastifyJWTOptions['formatUser']> = (payload) => payload
+    expect(app.register).type.toBeCallableWith(agentEvents, { auth: { formatUser } })
+    expect(app.register).type.not.toBeCallableWith(agentEvents, { auth: { formatUser: 'yes' } })
   })
 
   test('a replay store is the small documented contract', () => {
