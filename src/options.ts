@@ -1,5 +1,6 @@
 import type { SignPayloadType, UserType } from '@fastify/jwt'
 import type { ServerOptions, Socket } from 'socket.io'
+import { compileTrustProxy, type TrustFunction, type TrustProxy } from './client-address.ts'
 import { InvalidOptionError } from './errors.ts'
 import { type Duration, durationToMs } from './replay/duration.ts'
 import { MEMORY_STORE_DEFAULTS, memoryReplayStore } from './replay/memory-replay-store.ts'
@@ -59,6 +60,11 @@ export interface AgentEventsOptions {
   authorize?: AuthorizeHook
   /** Handshake and message limits, or `false` for none. */
   rateLimit?: false | { connection?: RateLimitRule; message?: RateLimitRule }
+  /**
+   * The `trustProxy` given to Fastify (Fastify does not expose it): the handshake limit then keys
+   * on the `request.ip` that routes see. Default: the peer address, no proxy trusted.
+   */
+  trustProxy?: TrustProxy
   /** Per-workflow replay buffer, or `false` for none. */
   replay?: false | { maxEvents?: number; ttl?: Duration; maxWorkflows?: number; store?: ReplayStore }
   /** An `authorize` call slower than this (ms) denies. Default 5000. */
@@ -107,6 +113,8 @@ export interface ResolvedOptions {
   formatUser: FormatUser | undefined
   authorize: AuthorizeHook | undefined
   rateLimit: false | { connection: ResolvedRateLimitRule; message: ResolvedRateLimitRule }
+  /** Compiled from `trustProxy`; `undefined` where no proxy is trusted. */
+  trustProxy: TrustFunction | undefined
   replayEnabled: boolean
   store: ReplayStore
   /** The plugin made the store, so the plugin closes it. */
@@ -220,6 +228,25 @@ function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
   }
 }
 
+function resolveTrustProxy(value: unknown): TrustFunction | undefined {
+  const isAddressList = Array.isArray(value) && value.every((entry) => typeof entry === 'string')
+  if (
+    value !== undefined &&
+    typeof value !== 'boolean' &&
+    typeof value !== 'string' &&
+    typeof value !== 'function' &&
+    !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) &&
+    !isAddressList
+  ) {
+    fail('trustProxy', 'must be what Fastify\'s trustProxy takes: a boolean, an address or range (or a list of them), or a function (address, hop) => boolean')
+  }
+  try {
+    return compileTrustProxy(value as TrustProxy | number | undefined)
+  } catch (error) {
+    fail('trustProxy', (error as Error).message)
+  }
+}
+
 function isReplayStore(value: unknown): value is ReplayStore {
   if (typeof value !== 'object' || value === null) return false
   const candidate = value as Record<string, unknown>
@@ -279,7 +306,7 @@ function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userI
 export function resolveOptions(raw: unknown): ResolvedOptions {
   const options = optionalObject(raw, 'options')
   const known = new Set([
-    'path', 'namespace', 'cors', 'auth', 'authorize', 'rateLimit', 'replay', 'authorizeTimeout',
+    'path', 'namespace', 'cors', 'auth', 'authorize', 'rateLimit', 'trustProxy', 'replay', 'authorizeTimeout',
     'maxSubscriptions', 'maxBufferedBytes', 'validate', 'socketio',
   ])
   for (const key of Object.keys(options)) {
@@ -299,6 +326,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     ...resolveAuth(options.auth),
     authorize: options.authorize as AuthorizeHook | undefined,
     rateLimit: resolveRateLimit(options.rateLimit),
+    trustProxy: resolveTrustProxy(options.trustProxy),
     authorizeTimeout: positiveInteger(options.authorizeTimeout, 'authorizeTimeout', DEFAULTS.authorizeTimeout),
     maxSubscriptions: positiveInteger(options.maxSubscriptions, 'maxSubscriptions', DEFAULTS.maxSubscriptions),
     maxBufferedBytes: positiveInteger(options.maxBufferedBytes, 'maxBufferedBytes', DEFAULTS.maxBufferedBytes),

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { ExtendedError, Socket } from 'socket.io'
-import { type ClientAddress, createClientAddressResolver } from './client-address.ts'
+import { type ClientAddress, type ClientAddressResolver, createClientAddressResolver, type TrustFunction } from './client-address.ts'
 import { errorAck } from './client-requests.ts'
 import { handshakeError } from './handshake-auth.ts'
 import { DEFAULTS, type ResolvedOptions, type ResolvedRateLimitRule } from './options.ts'
@@ -79,6 +79,23 @@ async function resolveCreateRateLimit(fastify: FastifyInstance): Promise<Fastify
   return create
 }
 
+/**
+ * Without `trustProxy`, handshakes are limited by peer address. Where they come through a proxy
+ * anyway, every client behind it would share one budget: said once in the log.
+ */
+function addressResolver(trust: TrustFunction | undefined, log: FastifyBaseLogger): ClientAddressResolver {
+  const resolve = createClientAddressResolver(trust)
+  if (trust !== undefined) return resolve
+  let warned = false
+  return (req) => {
+    if (!warned && req.headers['x-forwarded-for'] !== undefined) {
+      warned = true
+      log.warn('a handshake carries X-Forwarded-For but the plugin\'s trustProxy is not set: handshakes are limited by peer address (behind a proxy, give the plugin the trustProxy given to Fastify)')
+    }
+    return resolve(req)
+  }
+}
+
 async function judge(limiter: Limiter, req: FastifyRequest, log: FastifyBaseLogger, what: string): Promise<RateLimitVerdict> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<'timeout'>((resolve) => {
@@ -121,7 +138,7 @@ export interface RateLimits {
 
 export async function createRateLimits(
   fastify: FastifyInstance,
-  options: Pick<ResolvedOptions, 'rateLimit' | 'path' | 'socketio'>,
+  options: Pick<ResolvedOptions, 'rateLimit' | 'path' | 'socketio' | 'trustProxy'>,
   log: FastifyBaseLogger,
 ): Promise<RateLimits | undefined> {
   if (options.rateLimit === false) return undefined
@@ -132,14 +149,7 @@ export async function createRateLimits(
   const handshakeLimiter = limiterFor(options.rateLimit.connection, (req) => normalizeIP(req.ip))
   // Messages key on the user, not the socket: a reconnect must not reset the count.
   const messageLimiter = limiterFor(options.rateLimit.message, (req) => `agent-events:user:${(req as MessageRequest).userId}`)
-  let addressOf = createClientAddressResolver(fastify)
-  if (addressOf === undefined) {
-    log.warn('cannot read Fastify\'s trustProxy rules: handshakes are limited by peer address')
-    addressOf = (req): ClientAddress => {
-      const ip = req.socket.remoteAddress ?? ''
-      return { ip, ips: [ip] }
-    }
-  }
+  const addressOf = addressResolver(options.trustProxy, log)
   const path = options.path
   const refusalGraceMs = Math.min(REFUSAL_GRACE_MS, options.socketio.connectTimeout ?? DEFAULTS.connectTimeout)
   // Keyed by the handshake request, which engine.io keeps as the session's `request`: it goes

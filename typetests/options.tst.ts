@@ -1,5 +1,5 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
-import Fastify, { type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Socket } from 'socket.io'
 import { describe, expect, test } from 'tstyche'
 import agentEvents, {
@@ -64,6 +64,13 @@ describe('registration options', () => {
   test('without a FastifyJWT declaration, the user is typed as @fastify/jwt types request.user', () => {
     expect<AgentEventsUser>().type.toBe<FastifyRequest['user']>()
     expect<AgentEventsUser>().type.toBe<string | object | Buffer>()
+  })
+
+  test('trustProxy takes what Fastify\'s trustProxy takes', () => {
+    expect<NonNullable<AgentEventsOptions['trustProxy']>>().type.toBe<NonNullable<FastifyServerOptions['trustProxy']>>()
+    expect(app.register).type.toBeCallableWith(agentEvents, { trustProxy: ['127.0.0.1', '10.0.0.0/8'] })
+    expect(app.register).type.toBeCallableWith(agentEvents, { trustProxy: (address: string, hop: number) => address === '10.0.0.1' && hop === 0 })
+    expect(app.register).type.not.toBeCallableWith(agentEvents, { trustProxy: { ip: '10.0.0.1' } })
   })
 
   test('auth.formatUser takes the very function given to @fastify/jwt', () => {
