@@ -7,7 +7,8 @@ import { errorAck } from './client-requests.ts'
 import { handshakeError } from './handshake-auth.ts'
 import { DEFAULTS, type ResolvedOptions, type ResolvedRateLimitRule } from './options.ts'
 import { identityOf } from './socket-identity.ts'
-import type { EngineSession, SessionGate } from './socket-server.ts'
+import { closeAfterRefusal, createSessionAdmissions } from './session-admissions.ts'
+import type { SessionGate } from './socket-server.ts'
 
 export type RateLimitVerdict = { ok: true } | { ok: false; retryAfterMs: number }
 
@@ -19,28 +20,6 @@ type MessageRequest = FastifyRequest & { userId: string }
 const STORE_TIMEOUT_MS = 2000
 /** Client messages of one socket waiting for their limit check; beyond this, messages are refused outright. */
 const MAX_PENDING_CHECKS = 256
-/**
- * A session opened over the limit lives only to tell a Socket.IO client why (its CONNECT gets
- * `RATE_LIMITED`); one that sends no CONNECT within this time (or `connectTimeout`, if shorter)
- * is closed. A client sends its CONNECT as soon as the session opens, one round trip later.
- */
-const REFUSAL_GRACE_MS = 2000
-/**
- * Sessions of one address that may be open over the limit at once, waiting to deliver their
- * refusal. Beyond this, a flood's handshakes are refused at the HTTP level (403), so that it costs
- * nothing lasting however fast it comes.
- */
-const MAX_REFUSALS_PER_ADDRESS = 8
-
-/** The connection limit's verdict on one engine.io session, kept on its handshake request. */
-interface Admission {
-  verdict: RateLimitVerdict
-  judgedAt: number
-  /** The session's first namespace CONNECT was judged by this verdict; later ones are counted anew. */
-  spent: boolean
-  /** Over the limit: the place this session holds among its address's pending refusals. */
-  refusal?: { release: () => void; opened: boolean }
-}
 
 /**
  * `fastify.createRateLimit(opts)(req)` reads `req.ip`, `req.routeOptions.config` and whatever the
@@ -129,7 +108,7 @@ export interface RateLimits {
   /**
    * Namespace middleware: refuses a session judged over the limit (`RATE_LIMITED`) and closes it.
    * A CONNECT that no session verdict covers (a server the app brought, or a further CONNECT on
-   * the same session) is counted here, per client IP (Fastify's `trustProxy` respected).
+   * the same session) is counted here, per client IP (read with the plugin's `trustProxy`).
    */
   handshake(socket: Socket, next: Next): void
   /** Install the per-user message limit on an authenticated socket. */
@@ -151,80 +130,26 @@ export async function createRateLimits(
   const messageLimiter = limiterFor(options.rateLimit.message, (req) => `agent-events:user:${(req as MessageRequest).userId}`)
   const addressOf = addressResolver(options.trustProxy, log)
   const path = options.path
-  const refusalGraceMs = Math.min(REFUSAL_GRACE_MS, options.socketio.connectTimeout ?? DEFAULTS.connectTimeout)
-  // Keyed by the handshake request, which engine.io keeps as the session's `request`: it goes
-  // away with the session.
-  const admissions = new WeakMap<IncomingMessage, Admission>()
-  // Sessions over the limit that are open or about to open, per rate-limit key. Counted at
-  // admission, not when the session opens, so that a burst of concurrent handshakes cannot slip
-  // past the bound; a handshake that never became a session gives its place back at its deadline.
-  const pendingRefusals = new Map<string, number>()
-
-  function holdRefusal(key: string): () => void {
-    pendingRefusals.set(key, (pendingRefusals.get(key) ?? 0) + 1)
-    let held = true
-    return () => {
-      if (!held) return
-      held = false
-      const pending = (pendingRefusals.get(key) ?? 1) - 1
-      if (pending > 0) pendingRefusals.set(key, pending)
-      else pendingRefusals.delete(key)
-    }
-  }
-
-  const sessions: SessionGate = {
-    async admit(raw) {
-      const address = addressOf(raw)
-      const verdict = await judge(handshakeLimiter, rateLimitRequest(raw, address, path), log, 'connection')
-      const admission: Admission = { verdict, judgedAt: Date.now(), spent: false }
-      if (!verdict.ok) {
-        const key = normalizeIP(address.ip)
-        if ((pendingRefusals.get(key) ?? 0) >= MAX_REFUSALS_PER_ADDRESS) {
-          log.debug({ ip: address.ip }, 'engine.io handshake refused: rate limited, refusals already pending')
-          return false
-        }
-        const release = holdRefusal(key)
-        admission.refusal = { release, opened: false }
-        setTimeout(() => admission.refusal?.opened === false && release(), refusalGraceMs).unref()
-      }
-      admissions.set(raw, admission)
-      return true
-    },
-    opened(session) {
-      const admission = admissions.get(session.request)
-      const refusal = admission?.refusal
-      if (admission === undefined || refusal === undefined) return
-      refusal.opened = true
-      // Discarding: a session over the limit is owed nothing more than what it got in time.
-      const deadline = admission.judgedAt + refusalGraceMs
-      const timer = setTimeout(() => session.close(true), Math.max(0, deadline - Date.now()))
-      session.once('close', () => {
-        clearTimeout(timer)
-        refusal.release()
-      })
-    },
-  }
-
+  const admissions = createSessionAdmissions({
+    judge: (raw, address) => judge(handshakeLimiter, rateLimitRequest(raw, address, path), log, 'connection'),
+    addressOf,
+    connectTimeoutMs: options.socketio.connectTimeout ?? DEFAULTS.connectTimeout,
+    log,
+  })
   const refuse = (next: Next, retryAfterMs: number): void =>
     next(handshakeError('RATE_LIMITED', { retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) }))
 
   return {
-    sessions,
+    sessions: admissions.gate,
     handshake(socket, next) {
-      const admission = admissions.get(socket.request)
-      if (admission !== undefined && !admission.spent) {
-        admission.spent = true
-        const { verdict } = admission
+      const verdict = admissions.firstConnect(socket.request)
+      if (verdict !== undefined) {
         if (verdict.ok) return next()
         log.debug({ socketId: socket.id }, 'handshake refused: rate limited')
-        refuse(next, verdict.retryAfterMs - (Date.now() - admission.judgedAt))
-        // After Socket.IO has written the refusal (it does so on the next tick): an orderly close
-        // sends it first. The session joined nothing, so nothing else rides on it.
-        const session = socket.conn
-        setImmediate(() => closeRefused(session))
-        return
+        closeAfterRefusal(socket.conn)
+        return refuse(next, verdict.retryAfterMs)
       }
-      const req = rateLimitRequest(socket.request, addressOf(socket.request), path, socket)
+      const req = rateLimitRequest(socket.request, admissions.addressOf(socket.request), path, socket)
       void judge(handshakeLimiter, req, log, 'connection').then((verdict) => {
         if (verdict.ok) return next()
         log.debug({ ip: req.ip }, 'handshake refused: rate limited')
@@ -234,7 +159,7 @@ export async function createRateLimits(
     limitMessages(socket) {
       const identity = identityOf(socket)
       if (identity === undefined) return
-      const req: MessageRequest = Object.assign(rateLimitRequest(socket.request, addressOf(socket.request), path, socket), {
+      const req: MessageRequest = Object.assign(rateLimitRequest(socket.request, admissions.addressOf(socket.request), path, socket), {
         userId: identity.userId,
       })
       // Checks run one after another so that a socket's messages keep their order.
@@ -259,6 +184,3 @@ export async function createRateLimits(
   }
 }
 
-function closeRefused(session: EngineSession): void {
-  if (session.readyState === 'open') session.close()
-}

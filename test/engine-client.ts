@@ -33,7 +33,9 @@ export async function openEngineSession(t: Test, server: TestServer, transport: 
     const index = waiting.findIndex((entry) => message.startsWith(entry.prefix))
     if (index !== -1) waiting.splice(index, 1)[0]!.resolve(message)
   })
-  const closed = once(socket as never, 'close').then(([reason]) => String(reason))
+  // Not events.once: a transport error (a poll answered 400 once the server dropped the session)
+  // comes as 'error' before 'close', and is one way of being closed.
+  const closed = new Promise<string>((resolve) => socket.on('close', (reason) => resolve(String(reason))))
   await once(socket as never, 'open', { signal: AbortSignal.timeout(5000) })
   return {
     socket,

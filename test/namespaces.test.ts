@@ -48,13 +48,12 @@ t.test('with the default namespace /, every other namespace is refused', async (
 
 for (const transport of TRANSPORTS) {
   t.test(`${transport}: a session refused at the main namespace holds nothing once connectTimeout passes`, async (t) => {
-    const server = await startServer(t, { namespace: '/agents', socketio: { connectTimeout: 300 } })
+    const server = await startServer(t, { namespace: '/agents', socketio: { connectTimeout: 1500 } })
     const session = await openEngineSession(t, server, transport)
     session.socket.send('0')
-    t.equal(await session.next('4'), '4{"message":"Invalid namespace"}', 'CONNECT to / gets CONNECT_ERROR')
     session.socket.send('0')
     await until(() => session.messages.length === 2)
-    t.same(session.messages, ['4{"message":"Invalid namespace"}', '4{"message":"Invalid namespace"}'], 'every further try too')
+    t.same(session.messages, ['4{"message":"Invalid namespace"}', '4{"message":"Invalid namespace"}'], 'each CONNECT to / gets CONNECT_ERROR')
     t.equal(await session.closed, 'transport close', 'the server closed the session, which joined nothing')
     await until(() => server.app.agentEvents.io.engine.clientsCount === 0)
     t.equal(server.app.agentEvents.io.of('/').sockets.size, 0, 'no socket was kept')
