@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { type ExtendedError, Server, type Socket } from 'socket.io'
-import type { ResolvedOptions } from './options.ts'
+import { DEFAULTS, type ResolvedOptions } from './options.ts'
 
 export interface AttachedServer {
   io: Server
@@ -75,7 +75,24 @@ export function attachSocketServer(
   })
   if (gate !== undefined) io.engine.on('connection', (session: EngineSession) => gate.opened(session))
   acceptOnlyNamespace(io, options.namespace)
+  dropSessionsThatJoinNothing(io, options.namespace, options.socketio.connectTimeout ?? DEFAULTS.connectTimeout)
   return { io, ownsServer: true }
+}
+
+/**
+ * A session that has joined no namespace when `connectTimeout` passes is dropped at once.
+ * Socket.IO closes it then too, but in an orderly way: for a polling session whose client does
+ * not poll again, engine.io then waits 30 s more (its close timeout) before letting it go. This
+ * timer is set before Socket.IO's own (a listener put first), so with the same delay it runs first.
+ */
+function dropSessionsThatJoinNothing(io: Server, name: string, connectTimeoutMs: number): void {
+  const pending = new WeakMap<EngineSession, NodeJS.Timeout>()
+  io.engine.prependListener('connection', (session: EngineSession) => {
+    const timer = setTimeout(() => session.close(true), connectTimeoutMs)
+    pending.set(session, timer)
+    session.once('close', () => clearTimeout(timer))
+  })
+  io.of(name).on('connection', (socket) => clearTimeout(pending.get(socket.conn)))
 }
 
 /**

@@ -60,6 +60,19 @@ for (const transport of TRANSPORTS) {
   })
 }
 
+t.test('a polling session that asks for / and never polls again is dropped when connectTimeout passes', async (t) => {
+  const server = await startServer(t, { namespace: '/agents', socketio: { connectTimeout: 300 } })
+  const base = `${server.url}/socket.io/?EIO=4&transport=polling`
+  const open = await (await fetch(base)).text()
+  const { sid } = JSON.parse(open.slice(1)) as { sid: string }
+  const connect = await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '40', headers: { 'content-type': 'text/plain' } })
+  t.equal(connect.status, 200, 'the CONNECT to / was taken')
+  t.equal(server.app.agentEvents.io.engine.clientsCount, 1)
+  // engine.io's orderly close would wait 30 s for a poll that never comes.
+  await until(() => server.app.agentEvents.io.engine.clientsCount === 0, 10_000)
+  t.pass('the session is gone')
+})
+
 t.test('an app\'s own fastify.io keeps its namespaces: the app decides there', async (t) => {
   const app = Fastify()
   const io = new Server(app.server)
