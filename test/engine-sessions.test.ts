@@ -1,6 +1,6 @@
 import t from 'tap'
 import { openEngineSession, pollingHandshake, TRANSPORTS } from './engine-client.ts'
-import { client, connectAs, refusal, startServer, until } from './helpers.ts'
+import { client, connectAs, refusal, startServer, until, waitFor } from './helpers.ts'
 
 // connectTimeout is long here, so that whatever closes a session early is the connection limit.
 const LONG_CONNECT_TIMEOUT = { connectTimeout: 60_000 }
@@ -97,14 +97,15 @@ t.test('every CONNECT after the first on one session is counted too', async (t) 
   t.same(codes, ['AUTH_INVALID', 'AUTH_INVALID', 'AUTH_INVALID', 'RATE_LIMITED'], 'one session, four guesses: the fourth is over a limit of three')
 })
 
-t.test('sessions within the limit connect as before, one count each', async (t) => {
-  const server = await startServer(t, { rateLimit: { connection: { max: 2, timeWindow: '1 minute' } } })
-  for (const transport of TRANSPORTS) {
-    const socket = await connectAs(t, server, 'alice', { transports: [transport] })
-    t.ok(socket.connected, `${transport}: connected`)
+t.test('sessions within the limit connect as before, one count each, an upgrade included', async (t) => {
+  const server = await startServer(t, { rateLimit: { connection: { max: 3, timeWindow: '1 minute' } } })
+  for (const transports of [['polling'], ['websocket'], ['polling', 'websocket']] as const) {
+    const socket = await connectAs(t, server, 'alice', { transports: [...transports] })
+    t.ok(socket.connected, `${transports.join(' then ')}: connected`)
+    if (transports.length === 2 && socket.io.engine.transport.name !== 'websocket') await waitFor(socket.io.engine as never, 'upgrade')
   }
   const error = await refusal(client(t, server, { auth: { token: server.token('alice') } }))
-  t.equal(error.data?.code, 'RATE_LIMITED', 'a polling session and its upgrade counted once')
+  t.equal(error.data?.code, 'RATE_LIMITED', 'the fourth session is over a limit of three: the upgrade did not count')
 })
 
 t.test('fastify.close() does not wait for a bare session\'s long poll', async (t) => {
