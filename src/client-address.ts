@@ -1,43 +1,49 @@
 import type { IncomingMessage } from 'node:http'
-import type { FastifyInstance } from 'fastify'
+import proxyAddr from '@fastify/proxy-addr'
 
 /** The client's address and the chain it came through, as Fastify's `request.ip` / `request.ips` give them. */
 export interface ClientAddress {
   ip: string
-  ips: string[]
+  /** Only with a `trustProxy`, as in Fastify (where `request.ips` is otherwise undefined). */
+  ips: string[] | undefined
 }
 
 export type ClientAddressResolver = (req: IncomingMessage) => ClientAddress
 
 /**
- * Socket.IO handshakes never pass through Fastify's router, so there is no `request.ip` to read.
- * Fastify builds its request class with the app's `trustProxy` compiled into the `ip` and `ips`
- * getters; running those getters on the handshake's raw request keys the handshake limit on
- * exactly the address that the app's REST routes see, with the same proxy rules.
- *
- * Returns `undefined` when this Fastify does not expose its request class the way Fastify 5 does.
+ * Fastify's `trustProxy` forms, which the plugin's own `trustProxy` option takes too (typed as
+ * Fastify types it: a number, which Fastify takes but trusts nothing with, is left out).
  */
-export function createClientAddressResolver(fastify: FastifyInstance): ClientAddressResolver | undefined {
-  const requestClass = findRequestClass(fastify)
-  if (requestClass === undefined) return undefined
-  const prototype = requestClass.prototype as object
-  return (req) => {
-    // The getters read `this.raw` (with trustProxy) or `this.socket` (without).
-    const receiver = { raw: req, socket: req.socket, headers: req.headers }
-    const ip = Reflect.get(prototype, 'ip', receiver) as unknown
-    const ips = Reflect.get(prototype, 'ips', receiver) as unknown
-    const address = typeof ip === 'string' ? ip : (req.socket.remoteAddress ?? '')
-    return { ip: address, ips: Array.isArray(ips) ? (ips as string[]) : [address] }
-  }
+export type TrustProxy = boolean | string | string[] | ((address: string, hop: number) => boolean)
+
+/** Whether the proxy at `address`, `hop` steps from the server, is trusted. */
+export type TrustFunction = (address: string, hop: number) => boolean
+
+/**
+ * Fastify's own rule (lib/request.js, `getTrustProxyFn`), with the library it uses for it. A
+ * number trusts no proxy: a hop count cannot tell a proxy from a client that sends
+ * `X-Forwarded-For` itself. Returns `undefined` where nothing is trusted (`false`, `0`, `''`, not
+ * given), as Fastify then reads the peer address alone. Throws on an invalid address or range.
+ */
+export function compileTrustProxy(trustProxy: TrustProxy | number | undefined): TrustFunction | undefined {
+  if (trustProxy === undefined || trustProxy === false || trustProxy === 0 || trustProxy === '') return undefined
+  if (typeof trustProxy === 'function') return trustProxy
+  if (trustProxy === true) return () => true
+  if (typeof trustProxy === 'number') return () => false
+  if (typeof trustProxy === 'string') return proxyAddr.compile(trustProxy.split(',').map((entry) => entry.trim()))
+  return proxyAddr.compile(trustProxy)
 }
 
-/** Fastify keeps its request class under a private symbol, inherited by encapsulated contexts. */
-function findRequestClass(fastify: FastifyInstance): { prototype: unknown } | undefined {
-  for (let scope: object | null = fastify; scope !== null; scope = Object.getPrototypeOf(scope) as object | null) {
-    const symbol = Object.getOwnPropertySymbols(scope).find((candidate) => candidate.description === 'fastify.Request')
-    if (symbol === undefined) continue
-    const value = (scope as Record<symbol, unknown>)[symbol]
-    return typeof value === 'function' ? (value as { prototype: unknown }) : undefined
+/**
+ * Socket.IO handshakes never pass through Fastify's router, so there is no `request.ip` to read;
+ * and Fastify does not expose its `trustProxy` (`fastify.initialConfig` leaves it out). With the
+ * same `trustProxy` given to the plugin, a handshake's address is exactly the `request.ip` and
+ * `request.ips` that the app's REST routes see.
+ */
+export function createClientAddressResolver(trust: TrustFunction | undefined): ClientAddressResolver {
+  if (trust === undefined) return (req) => ({ ip: req.socket.remoteAddress ?? '', ips: undefined })
+  return (req) => {
+    const ips = proxyAddr.all(req, trust)
+    return { ip: ips.at(-1) ?? '', ips }
   }
-  return undefined
 }

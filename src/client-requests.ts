@@ -14,8 +14,11 @@ export function compileRequestCheck<Schema extends TSchema>(schema: Schema): (pa
   return (payload): payload is Static<Schema> => validator.Check(payload)
 }
 
+/** A refused request's acknowledgement; `RATE_LIMITED` alone carries `retryAfterMs`, and always does. */
+export function errorAck(code: 'RATE_LIMITED', message: string, extra: { retryAfterMs: number }): ErrorAck
+export function errorAck(code: Exclude<ClientErrorCode, 'RATE_LIMITED'>, message: string): ErrorAck
 export function errorAck(code: ClientErrorCode, message: string, extra: { retryAfterMs?: number } = {}): ErrorAck {
-  return { ok: false, error: { code, message, ...extra } }
+  return { ok: false, error: { code, message, ...extra } } as ErrorAck
 }
 
 /**

@@ -75,6 +75,9 @@ export interface EmitterDependencies {
 const INPUT_KEYS: ReadonlySet<string> = new Set(['type', 'workflowId', 'data'])
 const HISTORY_LIMIT = { default: 100, max: 1000 } as const
 
+/** What Socket.IO's ids look like (20 base64url characters), and what no room name of ours does. */
+const SOCKET_ID_PATTERN = /^[A-Za-z0-9_-]{20}$/
+
 function assertTarget(target: unknown): asserts target is EmitTarget | undefined {
   if (target === undefined) return
   const issues: EventValidationIssue[] = []
@@ -85,6 +88,9 @@ function assertTarget(target: unknown): asserts target is EmitTarget | undefined
     const given = [socketId, userId].filter((value) => value !== undefined)
     if (given.length !== 1 || given.some((value) => typeof value !== 'string' || value.length === 0)) {
       issues.push({ field: 'target', message: 'must be { socketId } or { userId }, with one non-empty string' })
+    } else if (typeof socketId === 'string' && !SOCKET_ID_PATTERN.test(socketId)) {
+      // A socket id is used as a room name: anything else (`user:bob`, `workflow:…`) would reach a whole room.
+      issues.push({ field: 'target.socketId', message: 'must be a Socket.IO socket id (20 characters A-Z a-z 0-9 _ -)' })
     }
   }
   if (issues.length > 0) throw invalidEvent(issues)

@@ -14,9 +14,11 @@ export type {
   AgentEventsUser,
   AuthorizeContext,
   AuthorizeHook,
+  FormatUser,
   RateLimitRule,
   TokenSource,
 } from './options.ts'
+export type { TrustProxy } from './client-address.ts'
 export { DEFAULTS } from './options.ts'
 export {
   EventTooLargeError,

@@ -1,12 +1,20 @@
-import type { FastifyJWT } from '@fastify/jwt'
+import type { SignPayloadType, UserType } from '@fastify/jwt'
 import type { ServerOptions, Socket } from 'socket.io'
+import { compileTrustProxy, type TrustFunction, type TrustProxy } from './client-address.ts'
 import { InvalidOptionError } from './errors.ts'
 import { type Duration, durationToMs } from './replay/duration.ts'
 import { MEMORY_STORE_DEFAULTS, memoryReplayStore } from './replay/memory-replay-store.ts'
 import type { ReplayStore } from './replay/replay-store.ts'
 
-/** The JWT payload as the app typed it through `@fastify/jwt`'s `FastifyJWT` interface. */
-export type AgentEventsUser = FastifyJWT extends { user: infer User } ? User : Record<string, unknown>
+/**
+ * What `request.user` is on the app's REST routes: `FastifyJWT['user']` where the app declared
+ * it (through `@fastify/jwt`'s `FastifyJWT` interface), else its `payload`, exactly as
+ * `@fastify/jwt` types `request.user`.
+ */
+export type AgentEventsUser = UserType
+
+/** `@fastify/jwt`'s `formatUser`: the verified payload in, `request.user` out. */
+export type FormatUser = (payload: SignPayloadType) => UserType
 
 export type TokenSource = 'auth' | 'header' | 'cookie'
 
@@ -41,11 +49,22 @@ export interface AgentEventsOptions {
     verify?: Record<string, unknown>
     /** Refuse tokens without `exp`. Default `true`. */
     requireExp?: boolean
+    /**
+     * The `formatUser` given to `@fastify/jwt`, if any: `@fastify/jwt` applies it inside
+     * `request.jwtVerify()` and does not expose it, so pass the same function here for sockets
+     * to see the `request.user` that routes see.
+     */
+    formatUser?: FormatUser
   }
   /** May this user follow this workflow? Default: every authenticated user (a warning is logged). */
   authorize?: AuthorizeHook
   /** Handshake and message limits, or `false` for none. */
   rateLimit?: false | { connection?: RateLimitRule; message?: RateLimitRule }
+  /**
+   * The `trustProxy` given to Fastify (Fastify does not expose it): the handshake limit then keys
+   * on the `request.ip` that routes see. Default: the peer address, no proxy trusted.
+   */
+  trustProxy?: TrustProxy
   /** Per-workflow replay buffer, or `false` for none. */
   replay?: false | { maxEvents?: number; ttl?: Duration; maxWorkflows?: number; store?: ReplayStore }
   /** An `authorize` call slower than this (ms) denies. Default 5000. */
@@ -104,8 +123,11 @@ export interface ResolvedOptions {
   userIdClaim: string
   verify: Record<string, unknown>
   requireExp: boolean
+  formatUser: FormatUser | undefined
   authorize: AuthorizeHook | undefined
   rateLimit: false | { connection: ResolvedRateLimitRule; message: ResolvedRateLimitRule }
+  /** Compiled from `trustProxy`; `undefined` where no proxy is trusted. */
+  trustProxy: TrustFunction | undefined
   replayEnabled: boolean
   store: ReplayStore
   /** The plugin made the store, so the plugin closes it. */
@@ -225,6 +247,25 @@ function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
   }
 }
 
+function resolveTrustProxy(value: unknown): TrustFunction | undefined {
+  const isAddressList = Array.isArray(value) && value.every((entry) => typeof entry === 'string')
+  if (
+    value !== undefined &&
+    typeof value !== 'boolean' &&
+    typeof value !== 'string' &&
+    typeof value !== 'function' &&
+    !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) &&
+    !isAddressList
+  ) {
+    fail('trustProxy', 'must be what Fastify\'s trustProxy takes: a boolean, an address or range (or a list of them), or a function (address, hop) => boolean')
+  }
+  try {
+    return compileTrustProxy(value as TrustProxy | number | undefined)
+  } catch (error) {
+    fail('trustProxy', (error as Error).message)
+  }
+}
+
 function isReplayStore(value: unknown): value is ReplayStore {
   if (typeof value !== 'object' || value === null) return false
   const candidate = value as Record<string, unknown>
@@ -251,7 +292,7 @@ function resolveReplay(value: unknown): Pick<ResolvedOptions, 'replayEnabled' | 
   return { replayEnabled: true, store: memoryReplayStore({ maxEvents, ttl, maxWorkflows }), ownsStore: true }
 }
 
-function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userIdClaim' | 'verify' | 'requireExp'> {
+function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userIdClaim' | 'verify' | 'requireExp' | 'formatUser'> {
   const auth = optionalObject(value, 'auth')
   let tokenFrom: readonly TokenSource[] = DEFAULTS.tokenFrom
   if (auth.tokenFrom !== undefined) {
@@ -268,7 +309,16 @@ function resolveAuth(value: unknown): Pick<ResolvedOptions, 'tokenFrom' | 'userI
   const userIdClaim = auth.userIdClaim ?? DEFAULTS.userIdClaim
   if (typeof userIdClaim !== 'string' || userIdClaim.length === 0) fail('auth.userIdClaim', 'must be a non-empty string')
   const verify = optionalObject(auth.verify, 'auth.verify')
-  return { tokenFrom, userIdClaim, verify, requireExp: optionalBoolean(auth.requireExp, 'auth.requireExp', DEFAULTS.requireExp) }
+  if (auth.formatUser !== undefined && typeof auth.formatUser !== 'function') {
+    fail('auth.formatUser', 'must be the function given to @fastify/jwt as formatUser (payload) => user')
+  }
+  return {
+    tokenFrom,
+    userIdClaim,
+    verify,
+    requireExp: optionalBoolean(auth.requireExp, 'auth.requireExp', DEFAULTS.requireExp),
+    formatUser: auth.formatUser as FormatUser | undefined,
+  }
 }
 
 function resolveFlowControl(options: Record<string, unknown>): Pick<ResolvedOptions, 'maxBufferedBytes' | 'slowConsumerTimeoutMs' | 'maxEventBytes'> {
@@ -291,7 +341,7 @@ function resolveFlowControl(options: Record<string, unknown>): Pick<ResolvedOpti
 export function resolveOptions(raw: unknown): ResolvedOptions {
   const options = optionalObject(raw, 'options')
   const known = new Set([
-    'path', 'namespace', 'cors', 'auth', 'authorize', 'rateLimit', 'replay', 'authorizeTimeout',
+    'path', 'namespace', 'cors', 'auth', 'authorize', 'rateLimit', 'trustProxy', 'replay', 'authorizeTimeout',
     'maxSubscriptions', 'maxBufferedBytes', 'slowConsumerTimeout', 'maxEventBytes', 'validate', 'socketio',
   ])
   for (const key of Object.keys(options)) {
@@ -311,6 +361,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     ...resolveAuth(options.auth),
     authorize: options.authorize as AuthorizeHook | undefined,
     rateLimit: resolveRateLimit(options.rateLimit),
+    trustProxy: resolveTrustProxy(options.trustProxy),
     authorizeTimeout: positiveInteger(options.authorizeTimeout, 'authorizeTimeout', DEFAULTS.authorizeTimeout),
     maxSubscriptions: positiveInteger(options.maxSubscriptions, 'maxSubscriptions', DEFAULTS.maxSubscriptions),
     ...resolveFlowControl(options),

@@ -37,7 +37,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     const { io, ownsServer } = attachSocketServer(fastify, options, [
       exactPathCheck(options.path),
       originCheck(options.cors),
-    ])
+    ], rateLimits?.sessions)
     if (!ownsServer) {
       log.warn('reusing the app\'s fastify.io: its own allowRequest and cors decide which handshakes reach the plugin (path and Origin checks are not added)')
     }
@@ -94,7 +94,12 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     }))
 
     // Fastify's close() waits for open connections: tell this node's clients, then let them go.
-    fastify.addHook('preClose', () => disconnectLocalSockets(namespace))
+    // Sessions that joined no namespace (a long poll held open) are closed here too, or the HTTP
+    // server would wait for their next ping before onClose ran.
+    fastify.addHook('preClose', async () => {
+      await disconnectLocalSockets(namespace)
+      if (ownsServer) io.engine.close()
+    })
     fastify.addHook('onClose', async () => {
       await stopWatching?.()
       expiries.close()

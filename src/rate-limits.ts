@@ -1,11 +1,14 @@
+import type { IncomingMessage } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { ExtendedError, Socket } from 'socket.io'
-import { type ClientAddress, createClientAddressResolver } from './client-address.ts'
+import { type ClientAddress, type ClientAddressResolver, createClientAddressResolver, type TrustFunction } from './client-address.ts'
 import { errorAck } from './client-requests.ts'
 import { handshakeError } from './handshake-auth.ts'
-import type { ResolvedOptions, ResolvedRateLimitRule } from './options.ts'
+import { DEFAULTS, type ResolvedOptions, type ResolvedRateLimitRule } from './options.ts'
 import { identityOf } from './socket-identity.ts'
+import { closeAfterRefusal, createSessionAdmissions } from './session-admissions.ts'
+import type { SessionGate } from './socket-server.ts'
 
 export type RateLimitVerdict = { ok: true } | { ok: false; retryAfterMs: number }
 
@@ -21,12 +24,12 @@ const MAX_PENDING_CHECKS = 256
 /**
  * `fastify.createRateLimit(opts)(req)` reads `req.ip`, `req.routeOptions.config` and whatever the
  * app's own `keyGenerator` or `allowList` look at. A Socket.IO handshake has no Fastify request, so
- * this is the one place where a request-like object is made from it.
+ * this is the one place where a request-like object is made from it: from an engine.io handshake
+ * request (no socket yet) or from a socket.
  */
-function rateLimitRequest(socket: Socket, address: { ip: string; ips: string[] }, path: string): FastifyRequest {
-  const raw = socket.request
+function rateLimitRequest(raw: IncomingMessage, address: ClientAddress, path: string, socket?: Socket): FastifyRequest {
   return {
-    id: `socket:${socket.id}`,
+    id: socket === undefined ? 'engine-handshake' : `socket:${socket.id}`,
     ip: address.ip,
     ips: address.ips,
     headers: raw.headers,
@@ -35,7 +38,7 @@ function rateLimitRequest(socket: Socket, address: { ip: string; ips: string[] }
     method: 'GET',
     url: path,
     routeOptions: { url: path, method: 'GET', config: {} },
-    user: identityOf(socket)?.user,
+    user: socket === undefined ? undefined : identityOf(socket)?.user,
   } as unknown as FastifyRequest
 }
 
@@ -53,6 +56,23 @@ async function resolveCreateRateLimit(fastify: FastifyInstance): Promise<Fastify
   })
   if (create === undefined) throw new Error('@fastify/rate-limit did not decorate createRateLimit')
   return create
+}
+
+/**
+ * Without `trustProxy`, handshakes are limited by peer address. Where they come through a proxy
+ * anyway, every client behind it would share one budget: said once in the log.
+ */
+function addressResolver(trust: TrustFunction | undefined, log: FastifyBaseLogger): ClientAddressResolver {
+  const resolve = createClientAddressResolver(trust)
+  if (trust !== undefined) return resolve
+  let warned = false
+  return (req) => {
+    if (!warned && req.headers['x-forwarded-for'] !== undefined) {
+      warned = true
+      log.warn('a handshake carries X-Forwarded-For but the plugin\'s trustProxy is not set: handshakes are limited by peer address (behind a proxy, give the plugin the trustProxy given to Fastify)')
+    }
+    return resolve(req)
+  }
 }
 
 async function judge(limiter: Limiter, req: FastifyRequest, log: FastifyBaseLogger, what: string): Promise<RateLimitVerdict> {
@@ -80,7 +100,16 @@ async function judge(limiter: Limiter, req: FastifyRequest, log: FastifyBaseLogg
 }
 
 export interface RateLimits {
-  /** Namespace middleware: handshakes per client IP (Fastify's `trustProxy` respected). */
+  /**
+   * The connection limit on a server the plugin owns: every engine.io session opened counts, at
+   * its HTTP handshake, whether or not it ever asks for a namespace.
+   */
+  sessions: SessionGate
+  /**
+   * Namespace middleware: refuses a session judged over the limit (`RATE_LIMITED`) and closes it.
+   * A CONNECT that no session verdict covers (a server the app brought, or a further CONNECT on
+   * the same session) is counted here, per client IP (read with the plugin's `trustProxy`).
+   */
   handshake(socket: Socket, next: Next): void
   /** Install the per-user message limit on an authenticated socket. */
   limitMessages(socket: Socket): void
@@ -88,7 +117,7 @@ export interface RateLimits {
 
 export async function createRateLimits(
   fastify: FastifyInstance,
-  options: Pick<ResolvedOptions, 'rateLimit' | 'path'>,
+  options: Pick<ResolvedOptions, 'rateLimit' | 'path' | 'socketio' | 'trustProxy'>,
   log: FastifyBaseLogger,
 ): Promise<RateLimits | undefined> {
   if (options.rateLimit === false) return undefined
@@ -99,29 +128,38 @@ export async function createRateLimits(
   const handshakeLimiter = limiterFor(options.rateLimit.connection, (req) => normalizeIP(req.ip))
   // Messages key on the user, not the socket: a reconnect must not reset the count.
   const messageLimiter = limiterFor(options.rateLimit.message, (req) => `agent-events:user:${(req as MessageRequest).userId}`)
-  let addressOf = createClientAddressResolver(fastify)
-  if (addressOf === undefined) {
-    log.warn('cannot read Fastify\'s trustProxy rules: handshakes are limited by peer address')
-    addressOf = (req): ClientAddress => {
-      const ip = req.socket.remoteAddress ?? ''
-      return { ip, ips: [ip] }
-    }
-  }
+  const addressOf = addressResolver(options.trustProxy, log)
   const path = options.path
+  const admissions = createSessionAdmissions({
+    judge: (raw, address) => judge(handshakeLimiter, rateLimitRequest(raw, address, path), log, 'connection'),
+    addressOf,
+    connectTimeoutMs: options.socketio.connectTimeout ?? DEFAULTS.connectTimeout,
+    log,
+  })
+  const refuse = (next: Next, retryAfterMs: number): void =>
+    next(handshakeError('RATE_LIMITED', { retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) }))
 
   return {
+    sessions: admissions.gate,
     handshake(socket, next) {
-      const req = rateLimitRequest(socket, addressOf(socket.request), path)
+      const verdict = admissions.firstConnect(socket.request)
+      if (verdict !== undefined) {
+        if (verdict.ok) return next()
+        log.debug({ socketId: socket.id }, 'handshake refused: rate limited')
+        closeAfterRefusal(socket.conn)
+        return refuse(next, verdict.retryAfterMs)
+      }
+      const req = rateLimitRequest(socket.request, admissions.addressOf(socket.request), path, socket)
       void judge(handshakeLimiter, req, log, 'connection').then((verdict) => {
         if (verdict.ok) return next()
         log.debug({ ip: req.ip }, 'handshake refused: rate limited')
-        next(handshakeError('RATE_LIMITED', { retryAfterMs: verdict.retryAfterMs }))
+        refuse(next, verdict.retryAfterMs)
       })
     },
     limitMessages(socket) {
       const identity = identityOf(socket)
       if (identity === undefined) return
-      const req: MessageRequest = Object.assign(rateLimitRequest(socket, addressOf(socket.request), path), {
+      const req: MessageRequest = Object.assign(rateLimitRequest(socket.request, admissions.addressOf(socket.request), path, socket), {
         userId: identity.userId,
       })
       // Checks run one after another so that a socket's messages keep their order.
@@ -145,3 +183,4 @@ export async function createRateLimits(
     },
   }
 }
+

@@ -17,7 +17,7 @@ const isRefreshRequest = compileRequestCheck(RefreshRequest)
  */
 export function createTokenRefreshHandler(
   fastify: FastifyInstance,
-  options: Pick<ResolvedOptions, 'verify' | 'userIdClaim' | 'requireExp'>,
+  options: Pick<ResolvedOptions, 'verify' | 'userIdClaim' | 'requireExp' | 'formatUser'>,
   expiries: TokenExpiries,
   log: FastifyBaseLogger,
 ): (this: Socket, ...args: unknown[]) => void {

@@ -1,3 +1,4 @@
+import type { SignPayloadType } from '@fastify/jwt'
 import type { FastifyInstance } from 'fastify'
 import type { HandshakeErrorCode } from './schemas/index.ts'
 import type { AgentEventsUser, ResolvedOptions } from './options.ts'
@@ -19,7 +20,7 @@ function codeOfVerifierError(error: unknown): RefusedToken {
 export function verifyToken(
   fastify: FastifyInstance,
   token: unknown,
-  options: Pick<ResolvedOptions, 'verify' | 'userIdClaim' | 'requireExp'>,
+  options: Pick<ResolvedOptions, 'verify' | 'userIdClaim' | 'requireExp' | 'formatUser'>,
 ): VerifiedToken | RefusedToken {
   if (typeof token !== 'string' || token.length === 0) return { ok: false, code: 'AUTH_INVALID', cause: 'NOT_A_STRING' }
   if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return { ok: false, code: 'AUTH_INVALID', cause: 'TOO_LARGE' }
@@ -44,5 +45,12 @@ export function verifyToken(
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
     return { ok: false, code: 'AUTH_INVALID_PAYLOAD', cause: 'NO_USER_ID' }
   }
-  return { ok: true, user: payload as AgentEventsUser, userId, expiresAt: exp === undefined ? undefined : exp * 1000 }
+  // The user id and expiry are claims of the token; `user` is what the app's routes see as `request.user`.
+  let user: AgentEventsUser
+  try {
+    user = options.formatUser === undefined ? (payload as AgentEventsUser) : options.formatUser(payload as SignPayloadType)
+  } catch {
+    return { ok: false, code: 'AUTH_INVALID_PAYLOAD', cause: 'FORMAT_USER_FAILED' }
+  }
+  return { ok: true, user, userId, expiresAt: exp === undefined ? undefined : exp * 1000 }
 }

@@ -60,3 +60,20 @@ t.test('validate: false skips the schema but still checks the type and workflow 
   t.equal(event.seq, 1)
   await t.rejects(server.app.agentEvents.emitThought('bad id', 'x'), { code: 'FST_AGENT_EVENTS_INVALID_EVENT' })
 })
+
+t.test('a socketId target must be a Socket.IO id, never a room name', async (t) => {
+  const server = await startServer(t)
+  const bob = await connectAs(t, server, 'bob')
+  const bobGot = collect(bob, AGENT_EVENTS)
+  for (const socketId of ['user:bob', 'workflow:wf', `${bob.id as string}x`, 'a'.repeat(19), 'a b c d e f g h i j ']) {
+    const error = await failure(server.app.agentEvents.emitThought('wf', 'to a room', { socketId }))
+    t.equal(error.code, 'FST_AGENT_EVENTS_INVALID_EVENT', `${socketId}: code`)
+    t.same(error.validation.map((issue) => issue.field), ['target.socketId'], `${socketId}: field`)
+    t.match(error.message, 'target.socketId', `${socketId}: message names the field`)
+  }
+  // A real socket id still works, and is the only thing that reached bob.
+  await server.app.agentEvents.emitThought('wf', 'to bob\'s socket', { socketId: bob.id as string })
+  await until(() => bobGot.length === 1)
+  await request(bob, 'agent:unsubscribe', { workflowId: 'none' })
+  t.same(bobGot.map((event) => (event.data as { content: string }).content), ['to bob\'s socket'])
+})

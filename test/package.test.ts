@@ -158,6 +158,43 @@ t.test('the installed package works from CommonJS require (require(esm), Node >=
   t.equal(stderr, '', `no warning on Node ${process.version}`)
 })
 
+// A CommonJS TypeScript file (.cts) importing the package. TypeScript models Node's require(esm)
+// from `module: node20` (5.9) and `nodenext` (5.8) on; `node16` does not, and reports TS1479 for
+// any ESM-only package: the README's Install section says so.
+const CTS_CONSUMER = `
+import { fastifyAgentEvents, type AgentEventsOptions } from 'fastify-agent-events'
+import { AgentThoughtEvent } from 'fastify-agent-events/schemas'
+const options: AgentEventsOptions = { path: '/ws' }
+export const used = [fastifyAgentEvents, options, AgentThoughtEvent.$id] as const
+`
+
+async function typeCheckCommonJs(module: string): Promise<{ code: number; output: string }> {
+  const project = join(app, `tsconfig.${module}.json`)
+  await writeFile(project, JSON.stringify({
+    compilerOptions: { module, strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
+    files: ['consumer.cts'],
+  }))
+  try {
+    const { stdout } = await run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', project], { cwd: app, env })
+    return { code: 0, output: stdout }
+  } catch (error) {
+    const failed = error as { code: number; stdout: string }
+    return { code: failed.code, output: failed.stdout }
+  }
+}
+
+t.test('a CommonJS TypeScript consumer type-checks with module node20 and nodenext (TS1479 with node16)', async (t) => {
+  await writeFile(join(app, 'consumer.cts'), CTS_CONSUMER)
+  await symlink(join(root, 'node_modules', '@types'), join(app, 'node_modules', '@types'), 'dir')
+  for (const module of ['node20', 'nodenext']) {
+    const { code, output } = await typeCheckCommonJs(module)
+    t.equal(code, 0, `module ${module}: no error${output === '' ? '' : `\n${output}`}`)
+  }
+  const node16 = await typeCheckCommonJs('node16')
+  t.not(node16.code, 0, 'module node16 cannot import an ESM-only package from CommonJS')
+  t.match(node16.output, /TS1479/, 'and says so with TS1479')
+})
+
 t.test('the installed fastify-agent-events/schemas loads typebox only', async (t) => {
   t.same(await schemasProbe, ['typebox'])
 })

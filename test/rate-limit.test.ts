@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import fastifyRateLimit from '@fastify/rate-limit'
 import t from 'tap'
+import type { TrustProxy } from '../src/index.ts'
 import { AGENT_EVENTS, client, collect, connectAs, refusal, request, startServer, until } from './helpers.ts'
 
 type Refusal = { ok: false; error: { code: string; message: string; retryAfterMs?: number } }
@@ -22,7 +23,7 @@ t.test('handshakes are limited per client IP, bad tokens included, with retryAft
 t.test('behind a trusted proxy the limit keys on the forwarded client address', async (t) => {
   const server = await startServer(
     t,
-    { rateLimit: { connection: { max: 2, timeWindow: '1 minute' } } },
+    { rateLimit: { connection: { max: 2, timeWindow: '1 minute' } }, trustProxy: true },
     { fastify: { trustProxy: true } },
   )
   const from = (ip: string) => ({ extraHeaders: { 'x-forwarded-for': ip } })
@@ -202,13 +203,82 @@ t.test('a failing rate-limit store lets requests through and says so in the log'
 
 t.test('trustProxy as an address list is read with Fastify\'s own rules', async (t) => {
   const from = (ip: string) => ({ extraHeaders: { 'x-forwarded-for': ip } })
-  const trusted = await startServer(t, { rateLimit: { connection: { max: 1, timeWindow: '1 minute' } } }, { fastify: { trustProxy: '127.0.0.1' } })
+  const limit = { rateLimit: { connection: { max: 1, timeWindow: '1 minute' } } }
+  const trusted = await startServer(t, { ...limit, trustProxy: '127.0.0.1' }, { fastify: { trustProxy: '127.0.0.1' } })
   await connectAs(t, trusted, 'alice', from('203.0.113.1'))
   const other = await connectAs(t, trusted, 'alice', from('203.0.113.2'))
   t.ok(other.connected, 'the peer 127.0.0.1 is a trusted proxy: each forwarded client has its own budget')
 
-  const untrusted = await startServer(t, { rateLimit: { connection: { max: 1, timeWindow: '1 minute' } } }, { fastify: { trustProxy: '10.0.0.1' } })
+  const untrusted = await startServer(t, { ...limit, trustProxy: '10.0.0.1' }, { fastify: { trustProxy: '10.0.0.1' } })
   await connectAs(t, untrusted, 'alice', from('203.0.113.1'))
   const error = await refusal(client(t, untrusted, { auth: { token: untrusted.token('alice') }, ...from('203.0.113.2') }))
   t.equal(error.data?.code, 'RATE_LIMITED', 'the peer is not in the list: X-Forwarded-For is ignored')
+})
+
+t.test('trustProxy address lists follow Fastify\'s rules: the handshake sees the request.ip and request.ips of a REST route', async (t) => {
+  // The forms Fastify takes, each given to Fastify and to the plugin alike. The peer is 127.0.0.1.
+  const forms: [string, TrustProxy | undefined][] = [
+    ['not given', undefined],
+    ['false', false],
+    ['true', true],
+    // Numbers are not in Fastify's type, but Fastify takes them: as trusting no proxy.
+    ['a hop count (trusts no proxy)', 2 as unknown as TrustProxy],
+    ['0', 0 as unknown as TrustProxy],
+    ['the peer', '127.0.0.1'],
+    ['another address', '10.0.0.1'],
+    ['a comma-separated list', '127.0.0.1, 10.0.0.0/8'],
+    ['a list', ['127.0.0.1', '10.0.0.0/8']],
+    ['a named range', ['loopback']],
+    ['a function of the address', (address: string) => address === '127.0.0.1' || address.startsWith('10.')],
+    ['a function of the hop', (_address: string, hop: number) => hop < 2],
+  ]
+  const forwardedFor = '198.51.100.1, 203.0.113.7, 10.0.0.2'
+  for (const [name, trustProxy] of forms) {
+    const seen: { ip: string; ips: string[] | null }[] = []
+    const server = await startServer(
+      t,
+      { rateLimit: { connection: { max: 100, timeWindow: '1 minute' } }, ...(trustProxy === undefined ? {} : { trustProxy }) },
+      {
+        fastify: trustProxy === undefined ? {} : { trustProxy },
+        before: async (app) => {
+          // The app's allow-list is handed the plugin's request-like object for every handshake.
+          await app.register(fastifyRateLimit, {
+            global: false,
+            allowList: (req) => (seen.push({ ip: req.ip, ips: req.ips ?? null }), false),
+          })
+          app.get('/whoami', async (request) => ({ ip: request.ip, ips: request.ips ?? null }))
+        },
+      },
+    )
+    const headers = { 'x-forwarded-for': forwardedFor }
+    const rest = (await (await fetch(`${server.url}/whoami`, { headers })).json()) as { ip: string; ips: string[] | null }
+    await (await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { headers })).arrayBuffer()
+    t.same(seen, [rest], `${name}: ${rest.ip}`)
+  }
+})
+
+t.test('without the plugin\'s trustProxy, a proxied handshake is limited by peer address, and the log says so once', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString())
+      done()
+    },
+  })
+  const server = await startServer(
+    t,
+    { rateLimit: { connection: { max: 1, timeWindow: '1 minute' } } },
+    { fastify: { trustProxy: true }, logger: { level: 'warn', stream } },
+  )
+  const from = (ip: string) => ({ extraHeaders: { 'x-forwarded-for': ip } })
+  await connectAs(t, server, 'alice', from('203.0.113.1'))
+  const error = await refusal(client(t, server, { auth: { token: server.token('alice') }, ...from('203.0.113.2') }))
+  t.equal(error.data?.code, 'RATE_LIMITED', 'both clients share the proxy\'s budget')
+  t.equal(lines.filter((line) => line.includes('trustProxy is not set')).length, 1, 'one warning')
+})
+
+t.test('a bad trustProxy fails registration, naming the option', async (t) => {
+  for (const trustProxy of ['not-an-address', ['10.0.0.0/99'], { ip: '10.0.0.1' }, -1]) {
+    await t.rejects(startServer(t, { trustProxy: trustProxy as never }), { code: 'FST_AGENT_EVENTS_INVALID_OPTION', message: /trustProxy/ }, JSON.stringify(trustProxy))
+  }
 })

@@ -1,4 +1,5 @@
-import Fastify from 'fastify'
+import type { FastifyJWTOptions } from '@fastify/jwt'
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Socket } from 'socket.io'
 import { describe, expect, test } from 'tstyche'
 import agentEvents, {
@@ -60,8 +61,22 @@ describe('registration options', () => {
     expect<NonNullable<AgentEventsOptions['authorize']>>().type.not.toBeAssignableFrom(() => 'yes')
   })
 
-  test('without a FastifyJWT declaration, the user is a plain record', () => {
-    expect<AgentEventsUser>().type.toBe<Record<string, unknown>>()
+  test('without a FastifyJWT declaration, the user is typed as @fastify/jwt types request.user', () => {
+    expect<AgentEventsUser>().type.toBe<FastifyRequest['user']>()
+    expect<AgentEventsUser>().type.toBe<string | object | Buffer>()
+  })
+
+  test('trustProxy takes what Fastify\'s trustProxy takes', () => {
+    expect<NonNullable<AgentEventsOptions['trustProxy']>>().type.toBe<NonNullable<FastifyServerOptions['trustProxy']>>()
+    expect(app.register).type.toBeCallableWith(agentEvents, { trustProxy: ['127.0.0.1', '10.0.0.0/8'] })
+    expect(app.register).type.toBeCallableWith(agentEvents, { trustProxy: (address: string, hop: number) => address === '10.0.0.1' && hop === 0 })
+    expect(app.register).type.not.toBeCallableWith(agentEvents, { trustProxy: { ip: '10.0.0.1' } })
+  })
+
+  test('auth.formatUser takes the very function given to @fastify/jwt', () => {
+    const formatUser: NonNullable<FastifyJWTOptions['formatUser']> = (payload) => payload
+    expect(app.register).type.toBeCallableWith(agentEvents, { auth: { formatUser } })
+    expect(app.register).type.not.toBeCallableWith(agentEvents, { auth: { formatUser: 'yes' } })
   })
 
   test('a replay store is the small documented contract', () => {

@@ -1,4 +1,13 @@
-import Type, { type Static } from 'typebox'
+import Type, { type Static, type TSchema } from 'typebox'
+
+/**
+ * TypeBox 1 keeps a schema's options (its `$id` among them) out of the schema's type, so
+ * `AgentThoughtEvent.$id` would not type-check. Every exported schema gets its `$id` here instead,
+ * typed as the literal.
+ */
+export function withId<const Id extends string, Schema extends TSchema>($id: Id, schema: Schema): Schema & { readonly $id: Id } {
+  return Object.assign(schema, { $id })
+}
 
 /** Matches `^[A-Za-z0-9._:-]{1,128}$`: UUIDs, slugs and `tenant:run` style ids fit. */
 export const WORKFLOW_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$'

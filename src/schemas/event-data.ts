@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox'
+import { withId } from './common.ts'
 
-export const ThoughtData = Type.Object(
+export const ThoughtData = withId('AgentThoughtData', Type.Object(
   {
     content: Type.String({
       description: 'What the agent is thinking, as text.',
@@ -8,18 +9,17 @@ export const ThoughtData = Type.Object(
     }),
   },
   {
-    $id: 'AgentThoughtData',
     description: 'Data of a `thought` event.',
     examples: [{ content: 'Looking up the order history first.' }],
   },
-)
+))
 export type ThoughtData = Static<typeof ThoughtData>
 
 export const TOOL_CALL_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const
 export type ToolCallStatus = (typeof TOOL_CALL_STATUSES)[number]
 
 /** Extra keys (progress, arguments, output…) are allowed and travel as given. */
-export const ToolCallData = Type.Object(
+export const ToolCallData = withId('AgentToolCallData', Type.Object(
   {
     tool_name: Type.String({ minLength: 1, description: 'Name of the tool being called.', examples: ['search_orders'] }),
     status: Type.Enum(TOOL_CALL_STATUSES, {
@@ -29,7 +29,6 @@ export const ToolCallData = Type.Object(
     message: Type.Optional(Type.String({ description: 'Human-readable detail.', examples: ['Querying 3 systems'] })),
   },
   {
-    $id: 'AgentToolCallData',
     description: 'Data of a `tool_call` event. Further keys travel with it unchanged.',
     additionalProperties: true,
     examples: [
@@ -37,11 +36,11 @@ export const ToolCallData = Type.Object(
       { tool_name: 'search_orders', status: 'completed', progress: 1 },
     ],
   },
-)
+))
 export type ToolCallData = Static<typeof ToolCallData> & Record<string, unknown>
 
 /** Any object; `status`, `content_type` and `content` are the conventional keys. */
-export const ResultData = Type.Object(
+export const ResultData = withId('AgentResultData', Type.Object(
   {
     status: Type.Optional(Type.String({ description: 'Outcome, for instance `success`.', examples: ['success'] })),
     content_type: Type.Optional(
@@ -50,7 +49,6 @@ export const ResultData = Type.Object(
     content: Type.Optional(Type.Unknown({ description: 'The result itself, of any JSON type.', examples: ['Refund issued.'] })),
   },
   {
-    $id: 'AgentResultData',
     description: 'Data of a `result` event: any object, with conventional keys.',
     additionalProperties: true,
     examples: [
@@ -58,10 +56,10 @@ export const ResultData = Type.Object(
       { status: 'success', content_type: 'application/json', content: { refunded: 42.5, currency: 'EUR' } },
     ],
   },
-)
+))
 export type ResultData = Static<typeof ResultData> & Record<string, unknown>
 
-export const ErrorData = Type.Object(
+export const ErrorData = withId('AgentErrorData', Type.Object(
   {
     code: Type.String({ minLength: 1, description: 'Machine-readable error code, chosen by the app.', examples: ['TOOL_TIMEOUT'] }),
     message: Type.String({ description: 'Human-readable explanation.', examples: ['search_orders did not answer in 30 s'] }),
@@ -70,9 +68,8 @@ export const ErrorData = Type.Object(
     ),
   },
   {
-    $id: 'AgentErrorData',
     description: 'Data of an `error` event.',
     examples: [{ code: 'TOOL_TIMEOUT', message: 'search_orders did not answer in 30 s', details: { tool: 'search_orders' } }],
   },
-)
+))
 export type ErrorData = Static<typeof ErrorData>

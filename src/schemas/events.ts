@@ -1,5 +1,5 @@
 import Type, { type Static, type TSchema } from 'typebox'
-import { EventId, Seq, Timestamp, WorkflowId } from './common.ts'
+import { EventId, Seq, Timestamp, WorkflowId, withId } from './common.ts'
 import { ErrorData, ResultData, ThoughtData, ToolCallData } from './event-data.ts'
 
 export const AGENT_EVENT_TYPES = ['thought', 'tool_call', 'result', 'error'] as const
@@ -15,13 +15,13 @@ export const WIRE_EVENT_NAMES = {
 
 // Recorded events carry `seq` and `id`; direct events (to one socket or user) carry neither,
 // hence the two optional properties rather than two schemas per type.
-function agentEventSchema<const Kind extends AgentEventType, Data extends TSchema>(
+function agentEventSchema<const Kind extends AgentEventType, const Id extends string, Data extends TSchema>(
   kind: Kind,
-  id: string,
+  id: Id,
   data: Data,
   example: Record<string, unknown>,
 ) {
-  return Type.Object(
+  return withId(id, Type.Object(
     {
       type: Type.Literal(kind, { description: 'The event type; the Socket.IO event name is `agent:<type>`.' }),
       workflowId: WorkflowId,
@@ -31,7 +31,6 @@ function agentEventSchema<const Kind extends AgentEventType, Data extends TSchem
       id: Type.Optional(EventId),
     },
     {
-      $id: id,
       additionalProperties: false,
       description: `The \`${WIRE_EVENT_NAMES[kind]}\` event. \`seq\` and \`id\` are present on workflow events and absent on direct ones.`,
       examples: [
@@ -47,7 +46,7 @@ function agentEventSchema<const Kind extends AgentEventType, Data extends TSchem
         { type: kind, workflowId: 'wf-6f1c2d9e', data: example, timestamp: '2026-01-01T12:00:00.000Z' },
       ],
     },
-  )
+  ))
 }
 
 export const AgentThoughtEvent = agentEventSchema('thought', 'AgentThoughtEvent', ThoughtData, {
@@ -74,8 +73,7 @@ export const AgentErrorEvent = agentEventSchema('error', 'AgentErrorEvent', Erro
 })
 export type AgentErrorEvent = Static<typeof AgentErrorEvent>
 
-export const AgentEvent = Type.Union([AgentThoughtEvent, AgentToolCallEvent, AgentResultEvent, AgentErrorEvent], {
-  $id: 'AgentEvent',
+export const AgentEvent = withId('AgentEvent', Type.Union([AgentThoughtEvent, AgentToolCallEvent, AgentResultEvent, AgentErrorEvent], {
   description: 'Any agent event, told apart by `type`.',
   examples: [
     {
@@ -95,7 +93,7 @@ export const AgentEvent = Type.Union([AgentThoughtEvent, AgentToolCallEvent, Age
       id: '7d0e5a3b-1f2c-4e8d-b6a9-3c5d7e9f1a2b',
     },
   ],
-})
+}))
 export type AgentEvent = AgentThoughtEvent | AgentToolCallEvent | AgentResultEvent | AgentErrorEvent
 
 /** The event of one type, by its `type`. */

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { WorkflowId } from './common.ts'
+import { WorkflowId, withId } from './common.ts'
 
 /** Codes that a client may find in `ack.error.code`. */
 export const CLIENT_ERROR_CODES = [
@@ -28,38 +28,71 @@ const RetryAfterMs = Type.Integer({
   examples: [1500],
 })
 
-export const ErrorAck = Type.Object(
+const ErrorMessage = Type.String({
+  description: 'Human-readable reason; never the server\'s internals.',
+  examples: ['Not allowed to follow this workflow'],
+})
+
+/** Every refusal but `RATE_LIMITED`: a code and a message. */
+const RefusalDetails = Type.Object(
   {
-    ok: Type.Literal(false, { description: 'The request was refused.' }),
-    error: Type.Object(
+    code: Type.Enum(
+      CLIENT_ERROR_CODES.filter((code): code is Exclude<ClientErrorCode, 'RATE_LIMITED'> => code !== 'RATE_LIMITED'),
       {
-        code: Type.Enum(CLIENT_ERROR_CODES, {
-          description: 'Why: `INVALID_REQUEST`, `FORBIDDEN`, `RATE_LIMITED`, `TOO_MANY_SUBSCRIPTIONS`, `AUTH_INVALID` or `INTERNAL`.',
-          examples: ['FORBIDDEN'],
-        }),
-        message: Type.String({ description: 'Human-readable reason; never the server\'s internals.', examples: ['Not allowed to follow this workflow'] }),
-        retryAfterMs: Type.Optional(RetryAfterMs),
-      },
-      {
-        additionalProperties: false,
-        description: 'What went wrong.',
-        examples: [{ code: 'RATE_LIMITED', message: 'Too many messages', retryAfterMs: 1500 }],
+        description: 'Why: `INVALID_REQUEST`, `FORBIDDEN`, `TOO_MANY_SUBSCRIPTIONS`, `AUTH_INVALID` or `INTERNAL`.',
+        examples: ['FORBIDDEN'],
       },
     ),
+    message: ErrorMessage,
   },
   {
-    $id: 'AgentErrorAck',
+    additionalProperties: false,
+    description: 'What went wrong.',
+    examples: [{ code: 'FORBIDDEN', message: 'Not allowed to follow this workflow' }],
+  },
+)
+
+/** `RATE_LIMITED` always says how long to wait. */
+const RateLimitedDetails = Type.Object(
+  {
+    code: Type.Literal('RATE_LIMITED', { description: 'Over the message rate limit.' }),
+    message: ErrorMessage,
+    retryAfterMs: RetryAfterMs,
+  },
+  {
+    additionalProperties: false,
+    description: 'Too many messages: wait `retryAfterMs` before the next one.',
+    examples: [{ code: 'RATE_LIMITED', message: 'Too many requests, slow down', retryAfterMs: 1500 }],
+  },
+)
+
+/**
+ * A refused request. `error` is a union on `code`: where `code` is `'RATE_LIMITED'`,
+ * `retryAfterMs` is a number; no other code carries it.
+ */
+export const ErrorAck = withId('AgentErrorAck', Type.Object(
+  {
+    ok: Type.Literal(false, { description: 'The request was refused.' }),
+    error: Type.Union([RefusalDetails, RateLimitedDetails], {
+      description: 'What went wrong, told apart by `code`.',
+      examples: [
+        { code: 'FORBIDDEN', message: 'Not allowed to follow this workflow' },
+        { code: 'RATE_LIMITED', message: 'Too many requests, slow down', retryAfterMs: 1500 },
+      ],
+    }),
+  },
+  {
     description: 'Acknowledgement of a refused client request.',
     additionalProperties: false,
     examples: [
       { ok: false, error: { code: 'FORBIDDEN', message: 'Not allowed to follow this workflow' } },
-      { ok: false, error: { code: 'RATE_LIMITED', message: 'Too many messages', retryAfterMs: 1500 } },
+      { ok: false, error: { code: 'RATE_LIMITED', message: 'Too many requests, slow down', retryAfterMs: 1500 } },
     ],
   },
-)
+))
 export type ErrorAck = Static<typeof ErrorAck>
 
-export const SubscribeRequest = Type.Object(
+export const SubscribeRequest = withId('AgentSubscribeRequest', Type.Object(
   {
     workflowId: WorkflowId,
     afterSeq: Type.Optional(
@@ -79,12 +112,11 @@ export const SubscribeRequest = Type.Object(
     ),
   },
   {
-    $id: 'AgentSubscribeRequest',
     description: 'Payload of `agent:subscribe`.',
     additionalProperties: false,
     examples: [{ workflowId: 'wf-6f1c2d9e', afterSeq: 41, epoch: 'k3J9x0aQ' }, { workflowId: 'wf-6f1c2d9e' }],
   },
-)
+))
 export type SubscribeRequest = Static<typeof SubscribeRequest>
 
 const SubscribeOk = Type.Object(
@@ -113,25 +145,23 @@ const SubscribeOk = Type.Object(
   },
 )
 
-export const SubscribeAck = Type.Union([SubscribeOk, ErrorAck], {
-  $id: 'AgentSubscribeAck',
+export const SubscribeAck = withId('AgentSubscribeAck', Type.Union([SubscribeOk, ErrorAck], {
   description: 'Acknowledgement of `agent:subscribe`.',
   examples: [
     { ok: true, workflowId: 'wf-6f1c2d9e', epoch: 'k3J9x0aQ', lastSeq: 42, replayed: 1, truncated: false },
     { ok: false, error: { code: 'TOO_MANY_SUBSCRIPTIONS', message: 'At most 100 workflows per socket' } },
   ],
-})
+}))
 export type SubscribeAck = Static<typeof SubscribeAck>
 
-export const UnsubscribeRequest = Type.Object(
+export const UnsubscribeRequest = withId('AgentUnsubscribeRequest', Type.Object(
   { workflowId: WorkflowId },
   {
-    $id: 'AgentUnsubscribeRequest',
     description: 'Payload of `agent:unsubscribe`.',
     additionalProperties: false,
     examples: [{ workflowId: 'wf-6f1c2d9e' }],
   },
-)
+))
 export type UnsubscribeRequest = Static<typeof UnsubscribeRequest>
 
 const UnsubscribeOk = Type.Object(
@@ -139,14 +169,13 @@ const UnsubscribeOk = Type.Object(
   { additionalProperties: false, description: 'Acknowledgement of an accepted `agent:unsubscribe`.', examples: [{ ok: true }] },
 )
 
-export const UnsubscribeAck = Type.Union([UnsubscribeOk, ErrorAck], {
-  $id: 'AgentUnsubscribeAck',
+export const UnsubscribeAck = withId('AgentUnsubscribeAck', Type.Union([UnsubscribeOk, ErrorAck], {
   description: 'Acknowledgement of `agent:unsubscribe`.',
   examples: [{ ok: true }, { ok: false, error: { code: 'INVALID_REQUEST', message: 'workflowId must match ^[A-Za-z0-9._:-]{1,128}$' } }],
-})
+}))
 export type UnsubscribeAck = Static<typeof UnsubscribeAck>
 
-export const RefreshRequest = Type.Object(
+export const RefreshRequest = withId('AgentRefreshRequest', Type.Object(
   {
     token: Type.String({
       minLength: 1,
@@ -155,12 +184,11 @@ export const RefreshRequest = Type.Object(
     }),
   },
   {
-    $id: 'AgentRefreshRequest',
     description: 'Payload of `auth:refresh`: replaces the token of a connected socket before it expires.',
     additionalProperties: false,
     examples: [{ token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTgwMDAwMDAwMH0.signature' }],
   },
-)
+))
 export type RefreshRequest = Static<typeof RefreshRequest>
 
 const RefreshOk = Type.Object(
@@ -178,42 +206,39 @@ const RefreshOk = Type.Object(
   },
 )
 
-export const RefreshAck = Type.Union([RefreshOk, ErrorAck], {
-  $id: 'AgentRefreshAck',
+export const RefreshAck = withId('AgentRefreshAck', Type.Union([RefreshOk, ErrorAck], {
   description: 'Acknowledgement of `auth:refresh`. A token of another user is refused with `FORBIDDEN`.',
   examples: [
     { ok: true, expiresAt: '2026-01-01T13:00:00.000Z' },
     { ok: false, error: { code: 'AUTH_INVALID', message: 'Invalid or expired token' } },
   ],
-})
+}))
 export type RefreshAck = Static<typeof RefreshAck>
 
-export const AuthExpiredNotice = Type.Object(
+export const AuthExpiredNotice = withId('AgentAuthExpired', Type.Object(
   {
     code: Type.Literal('AUTH_EXPIRED', { description: 'Always `AUTH_EXPIRED`.' }),
     message: Type.String({ description: 'Human-readable reason.', examples: ['Token expired'] }),
   },
   {
-    $id: 'AgentAuthExpired',
     description: 'Payload of `auth:expired`, sent just before the server disconnects a socket whose token expired.',
     additionalProperties: false,
     examples: [{ code: 'AUTH_EXPIRED', message: 'Token expired' }],
   },
-)
+))
 export type AuthExpiredNotice = Static<typeof AuthExpiredNotice>
 
-export const ServerShutdownNotice = Type.Object(
+export const ServerShutdownNotice = withId('AgentServerShutdown', Type.Object(
   { reconnect: Type.Literal(true, { description: 'Reconnect (and replay) once the server is back.' }) },
   {
-    $id: 'AgentServerShutdown',
     description: 'Payload of `server:shutdown`, sent when the server closes, before it disconnects the socket.',
     additionalProperties: false,
     examples: [{ reconnect: true }],
   },
-)
+))
 export type ServerShutdownNotice = Static<typeof ServerShutdownNotice>
 
-export const HandshakeError = Type.Object(
+export const HandshakeError = withId('AgentHandshakeError', Type.Object(
   {
     message: Type.String({
       description: '`Authentication required`, `Invalid or expired token`, `Invalid token payload` or `Too many connection attempts`.',
@@ -231,12 +256,11 @@ export const HandshakeError = Type.Object(
     ),
   },
   {
-    $id: 'AgentHandshakeError',
     description: 'A refused handshake, as `socket.io-client` hands it to `connect_error` (`err.message`, `err.data`).',
     examples: [
       { message: 'Invalid or expired token', data: { code: 'AUTH_EXPIRED' } },
       { message: 'Too many connection attempts', data: { code: 'RATE_LIMITED', retryAfterMs: 30000 } },
     ],
   },
-)
+))
 export type HandshakeError = Static<typeof HandshakeError>

@@ -1,4 +1,5 @@
-import Fastify from 'fastify'
+import type { FastifyJWTOptions } from '@fastify/jwt'
+import Fastify, { type FastifyRequest } from 'fastify'
 import { describe, expect, test } from 'tstyche'
 import agentEvents, { type AgentEventsUser, type AuthorizeContext } from 'fastify-agent-events'
 
@@ -11,6 +12,19 @@ declare module '@fastify/jwt' {
 }
 
 describe('a user type declared through @fastify/jwt FastifyJWT', () => {
+  test('is request.user\'s type on routes, and the socket\'s', () => {
+    expect<AgentEventsUser>().type.toBe<FastifyRequest['user']>()
+  })
+
+  test('formatUser: the function given to @fastify/jwt is accepted as it is, and its result is the user', () => {
+    const formatUser: NonNullable<FastifyJWTOptions['formatUser']> = (payload) => ({ ...payload, roles: [] })
+    const app = Fastify()
+    expect(app.register).type.toBeCallableWith(agentEvents, { auth: { formatUser } })
+    expect(app.register).type.not.toBeCallableWith(agentEvents, {
+      auth: { formatUser: (payload: { sub: string; tenant: string }) => ({ sub: payload.sub }) },
+    })
+  })
+
   test('is the type of AgentEventsUser and of authorize({ user })', () => {
     expect<AgentEventsUser>().type.toBe<{ sub: string; tenant: string; roles: string[] }>()
     expect<AuthorizeContext['user']>().type.toBe<{ sub: string; tenant: string; roles: string[] }>()
