@@ -9,6 +9,7 @@ import { DEFAULTS, type ResolvedOptions, type ResolvedRateLimitRule } from './op
 import { identityOf } from './socket-identity.ts'
 import { closeAfterRefusal, createSessionAdmissions } from './session-admissions.ts'
 import type { SessionGate } from './socket-server.ts'
+import { withTimeout } from './with-timeout.ts'
 
 export type RateLimitVerdict = { ok: true } | { ok: false; retryAfterMs: number }
 
@@ -76,12 +77,8 @@ function addressResolver(trust: TrustFunction | undefined, log: FastifyBaseLogge
 }
 
 async function judge(limiter: Limiter, req: FastifyRequest, log: FastifyBaseLogger, what: string): Promise<RateLimitVerdict> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), STORE_TIMEOUT_MS)
-  })
   try {
-    const result = await Promise.race([limiter(req), timeout])
+    const result = await withTimeout(Promise.resolve(limiter(req)), STORE_TIMEOUT_MS, () => 'timeout' as const)
     if (result === 'timeout') {
       log.warn({ limit: what }, 'rate-limit store did not answer in time: request let through')
       return { ok: true }
@@ -94,8 +91,6 @@ async function judge(limiter: Limiter, req: FastifyRequest, log: FastifyBaseLogg
     // Failing open: a rate-limit store outage must not lock every client out.
     log.warn({ err: error, limit: what }, 'rate-limit store failed: request let through')
     return { ok: true }
-  } finally {
-    clearTimeout(timer)
   }
 }
 
