@@ -115,7 +115,7 @@ export const RESULT_MARK = 'README_RESULT '
  * Run one assembled file in its own Node process through tsx (which honours tsconfig `paths`), as
  * `npx tsx file.ts` would: its exit code and output are what a reader would see.
  */
-export function runBlock(root: string, file: string, env: Record<string, string>, timeoutMs = 60_000): Promise<BlockRun> {
+export function runBlock(root: string, file: string, env: Record<string, string>, timeoutMs = 120_000): Promise<BlockRun> {
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', relative(root, file)], {
       cwd: root,

@@ -1,19 +1,22 @@
 // The README is the API reference: every error code, option, decorator member and wire event
 // that the code defines must appear in it, so that adding one without documenting it fails; and
 // every code block in it runs as written (below).
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { CLIENT_ERROR_CODES, HANDSHAKE_ERROR_CODES, asyncapiDocument } from '../src/schemas/index.ts'
 import { startServer } from './helpers.ts'
-import { type AssembledBlock, type ReadmeBlock, assemble, codeBlocks, runBlock, typeCheck } from './readme-blocks.ts'
+import { type AssembledBlock, type ReadmeBlock, assemble, codeBlocks, runBlock } from './readme-blocks.ts'
 import { README_SECRET } from './readme-support.ts'
 import { IOREDIS_MAJORS, redisAvailable, startRedis } from './redis-server.ts'
 
 // The blocks are type-checked and each runs in a process of its own: on a busy machine that takes
 // longer than the default.
 t.setTimeout(300_000)
+const runProcess = promisify(execFile)
 const root = resolve(import.meta.dirname, '..')
 const readme = await readFile(join(root, 'README.md'), 'utf8')
 
@@ -51,6 +54,30 @@ t.test('every member of fastify.agentEvents appears in the README', async (t) =>
   const members = Object.keys(server.app.agentEvents)
   t.ok(members.length >= 9, `${members.length} members`)
   for (const member of members) t.ok(readme.includes(`| \`${member}`), `${member} has a row`)
+})
+
+/** The names a module exports, read from its `export { … }` lists, following `export * from`. */
+async function exportedNames(file: string): Promise<string[]> {
+  const text = await readFile(file, 'utf8')
+  const names = [...text.matchAll(/^export (?:type )?\{([^}]*)\}/gm)].flatMap((match) => (match[1] ?? '').split(','))
+    .map((entry) => entry.replace(/^\s*type\s+/, '').trim().split(/\s+as\s+/).at(-1) ?? '')
+    .filter((name) => name !== '')
+  for (const match of text.matchAll(/^export \* from '([^']+)'/gm)) names.push(...await exportedNames(join(file, '..', match[1] ?? '')))
+  return names
+}
+
+t.test('every export of both entry points appears in the README', async (t) => {
+  // Named in inline code outside the code blocks: `name`, `name(…)`, `{ name }`…
+  const inlineCode = readme.replace(/^```[^]*?^```$/gm, '').match(/`[^`\n]+`/g) ?? []
+  const names = [
+    ...await exportedNames(join(root, 'src', 'index.ts')),
+    ...await exportedNames(join(root, 'src', 'schemas', 'index.ts')),
+  ]
+  t.ok(names.length >= 80, `${names.length} exports`)
+  for (const name of new Set(names)) {
+    const word = new RegExp(`\\b${name}\\b`)
+    t.ok(inlineCode.some((code) => word.test(code)), `${name} is documented`)
+  }
 })
 
 t.test('every wire event appears in the README', async (t) => {
@@ -156,6 +183,20 @@ const readmeDocument = readmeResponse.json() as { asyncapi: string; servers: Rec
 readme.report({ status: readmeResponse.statusCode, asyncapi: readmeDocument.asyncapi, host: readmeDocument.servers.production?.host })`,
     expect: () => ({ status: 200, asyncapi: '3.0.0', host: 'api.example.com' }),
   },
+  'Custom replay stores #1': {
+    prelude: SUPPORT_IMPORT,
+    epilogue: `
+for (const content of ['one', 'two', 'three']) await app.agentEvents.emitThought('wf-readme', content)
+const readmeHistory = await app.agentEvents.history('wf-readme', { afterSeq: 1 })
+const readmeClient = await readme.connect(await readme.listen(app), '/socket.io', app.jwt.sign({ sub: 'alice' }, { expiresIn: '1m' }))
+const readmeReplayed: number[] = []
+readmeClient.on('agent:thought', (event) => { readmeReplayed.push(event.seq ?? -1) })
+const readmeAck = await readmeClient.emitWithAck('agent:subscribe', { workflowId: 'wf-readme', afterSeq: 1 })
+readmeClient.disconnect()
+await app.close()
+readme.report({ history: readmeHistory.events.map((event) => event.seq), lastSeq: readmeHistory.lastSeq, ack: readmeAck, replayed: readmeReplayed })`,
+    expect: () => ({ history: [2, 3], lastSeq: 3, ack: { ok: true, lastSeq: 3, replayed: 2, truncated: false }, replayed: [2, 3] }),
+  },
   'Running several nodes #1': {
     redis: true,
     prelude: DB_PRELUDE,
@@ -229,7 +270,7 @@ async function writeBlock(dir: string, block: ReadmeBlock, runner: BlockRunner):
 const assembledBlocks = await Promise.all(tsBlocks.filter((block) => RUNNERS[block.key] !== undefined)
   .map((block) => writeBlock(work, block, RUNNERS[block.key] as BlockRunner)))
 
-// Every run is started here, two at a time, while the type-check below holds this process: each
+// Every run is started here, two at a time, beside the type-check (a process of its own): each
 // test then awaits its own run.
 const startRun = twoAtATime()
 const withRedis = assembledBlocks.some((assembled) => RUNNERS[assembled.block.key]?.redis === true) && redisAvailable(t)
@@ -265,17 +306,25 @@ const runs = assembledBlocks.flatMap((assembled) => {
 for (const { run } of runs) run.catch(() => {})
 
 t.test('every ts block of the README type-checks as written', async (t) => {
-  const diagnostics = typeCheck(root, assembledBlocks)
-  for (const [assembled, found] of diagnostics) t.same(found, [], `README.md:${assembled.block.line} ${assembled.block.key}`)
+  const list = join(work, 'blocks.json')
+  await writeFile(list, JSON.stringify(assembledBlocks))
+  const { stdout } = await runProcess(process.execPath, ['--import', 'tsx', join(root, 'test', 'readme-typecheck.ts'), root, list], {
+    env: { ...process.env, NODE_OPTIONS: '' },
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  const diagnostics = JSON.parse(stdout) as Record<string, string[]>
+  for (const assembled of assembledBlocks) {
+    t.same(diagnostics[assembled.file], [], `README.md:${assembled.block.line} ${assembled.block.key}`)
+  }
 })
 
 for (const { name, runner, run } of runs) {
   t.test(name, async (t) => {
     const result = await run
-    t.equal(result.code, 0, `exits with code 0${result.code === 0 ? '' : `\n${result.stderr.slice(-3000)}`}`)
+    t.equal(result.code, 0, 'exits with code 0', { stderr: result.stderr.slice(-3000) })
     t.equal(result.signal, null, 'ends by itself (no open handle, no time-out)')
     t.notMatch(result.stderr, /Error/, 'prints no error')
-    t.not(result.result, undefined, 'reaches the end of the epilogue')
+    t.not(result.result, undefined, 'reaches the end of the epilogue', { stdout: result.stdout.slice(-2000), stderr: result.stderr.slice(-2000) })
     if (result.result !== undefined) t.match(result.result, runner.expect(result.result) ?? {}, 'does what the README says')
   })
 }
