@@ -1,16 +1,17 @@
 // The smallest useful app: a REST route whose body and response use the shared schemas, and
 // which streams the result to the workflow's subscribers.
 //
-//   npx tsx examples/basic.ts            then, in another terminal:
-//   curl -s -X POST localhost:3000/token -H 'content-type: application/json' -d '{"userId":"alice"}'
-//   curl -s -X POST localhost:3000/workflows/alice-1/result -H "authorization: Bearer $TOKEN" \
+//   npx tsx examples/basic.ts            on port 3002 (PORT overrides it), then, in another terminal:
+//   curl -s -X POST localhost:3002/token -H 'content-type: application/json' -d '{"userId":"alice"}'
+//   curl -s -X POST localhost:3002/workflows/alice-1/result -H "authorization: Bearer $TOKEN" \
 //        -H 'content-type: application/json' -d '{"status":"success","content":"42"}'
-//   curl -s 'localhost:3000/workflows/alice-1/events?afterSeq=0' -H "authorization: Bearer $TOKEN"
+//   curl -s 'localhost:3002/workflows/alice-1/events?afterSeq=0' -H "authorization: Bearer $TOKEN"
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import agentEvents from 'fastify-agent-events'
 import Type from 'typebox'
 import { AgentEvent, AgentResultEvent, ResultData, WorkflowId } from 'fastify-agent-events/schemas'
+import { EXAMPLE_PORTS, listenPort } from './port.ts'
 
 export async function buildBasicApp(options: { secret: string; logger?: boolean }): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? true })
@@ -71,7 +72,6 @@ export async function buildBasicApp(options: { secret: string; logger?: boolean 
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const app = await buildBasicApp({ secret: process.env.JWT_SECRET ?? 'change-me-in-production-please-32b' })
-  const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT)
-  const address = await app.listen({ port, host: '127.0.0.1' })
+  const address = await app.listen({ port: listenPort(EXAMPLE_PORTS.basic), host: '127.0.0.1' })
   app.log.info(`fastify-agent-events basic example on ${address} (Socket.IO path /ws)`)
 }

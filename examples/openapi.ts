@@ -2,9 +2,9 @@
 // the package's TypeBox schemas, an OpenAPI document of them (@fastify/swagger, browsable with
 // @fastify/swagger-ui at /docs), and the AsyncAPI document of the Socket.IO protocol.
 //
-//   npx tsx examples/openapi.ts
-//   open http://127.0.0.1:3000/docs            the REST API, with the event schemas by $id
-//   curl http://127.0.0.1:3000/asyncapi.json   the Socket.IO protocol (AsyncAPI 3.0)
+//   npx tsx examples/openapi.ts                on http://127.0.0.1:3001 (PORT overrides it; the demo has 3000)
+//   open http://127.0.0.1:3001/docs            the REST API, with the event schemas by $id
+//   curl http://127.0.0.1:3001/asyncapi.json   the Socket.IO protocol (AsyncAPI 3.0)
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import fastifySwagger from '@fastify/swagger'
@@ -24,6 +24,7 @@ import {
   WorkflowId,
   asyncapiDocument,
 } from 'fastify-agent-events/schemas'
+import { EXAMPLE_PORTS, listenPort } from './port.ts'
 
 export interface OpenApiAppOptions {
   secret: string
@@ -134,7 +135,6 @@ export async function buildOpenApiApp(options: OpenApiAppOptions): Promise<Fasti
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const app = await buildOpenApiApp({ secret: process.env.JWT_SECRET ?? 'change-me-in-production-please-32b' })
-  const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT)
-  const address = await app.listen({ port, host: '127.0.0.1' })
+  const address = await app.listen({ port: listenPort(EXAMPLE_PORTS.openapi), host: '127.0.0.1' })
   app.log.info(`OpenAPI UI on ${address}/docs, AsyncAPI document on ${address}/asyncapi.json`)
 }

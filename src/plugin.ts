@@ -121,5 +121,7 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
 export const fastifyAgentEvents = fp(agentEvents, {
   fastify: '5.x',
   name: 'fastify-agent-events',
-  dependencies: ['@fastify/jwt'],
+  // No `dependencies: ['@fastify/jwt']`: that check would fire before the plugin runs, with
+  // Fastify's generic error. The plugin checks `fastify.jwt.verify` itself and throws
+  // MissingJwtError, which says what to register and how.
 })

@@ -138,6 +138,44 @@ function expectedRows(events: RecordedAgentEvent[]): Array<Pick<Row, 'type' | 's
   return expected
 }
 
+interface Box { top: number; bottom: number; left: number; right: number; width: number; height: number }
+interface HeaderLayout {
+  header: Box
+  brand: Box
+  pill: Box
+  /** The pill's text fits its box: nothing clipped or wrapped. */
+  pillFits: boolean
+  pillState: string
+}
+
+/** Where the header's parts are, measured in the page (no DOM types here, hence a string). */
+async function headerLayout(page: Page): Promise<HeaderLayout> {
+  return page.evaluate(`(() => {
+    const box = (element) => {
+      const { top, bottom, left, right, width, height } = element.getBoundingClientRect()
+      return { top, bottom, left, right, width, height }
+    }
+    const pill = document.querySelector('#connection')
+    return {
+      header: box(document.querySelector('header.bar')),
+      brand: box(document.querySelector('.brand')),
+      pill: box(pill),
+      pillFits: pill.scrollWidth <= pill.clientWidth && pill.scrollHeight <= pill.clientHeight,
+      pillState: pill.dataset.state,
+    }
+  })()`) as Promise<HeaderLayout>
+}
+
+/** Whether the spinner of an in-progress tool call turns (its ::before is shown and animated). */
+async function spinnerTurns(page: Page): Promise<boolean> {
+  return page.evaluate(`(() => {
+    const chip = document.querySelector('#timeline .chip.status-in_progress')
+    if (chip === null) return false
+    const spinner = getComputedStyle(chip, '::before')
+    return spinner.display !== 'none' && spinner.animationName !== 'none'
+  })()`) as Promise<boolean>
+}
+
 async function openBrowser(t: Test): Promise<Page> {
   const profile = mkdtempSync(join(tmpdir(), 'agent-events-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
@@ -290,7 +328,8 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
       (globalThis as unknown as PageGlobals).sessionStorage.setItem('agent-demo:epoch', JSON.stringify('stale-epoch')))
     await page.reload()
     await page.waitForSelector('body[data-connection="live"]')
-    t.match(await page.textContent('#notice'), /rebuilt from the replay buffer/)
+    t.match(await page.textContent('#run-note'), /rebuilt from the replay buffer/, 'the page says so, and it stays said')
+    t.equal(await page.getAttribute('body', 'data-run'), 'failed', 'the replay brought the run to its end again')
     t.match(await summary(page), { resumedAfter: String(shown.flatMap((row) => row.seqs).length) })
     await assertCompleteTimeline(t, page, demo, workflowId)
     t.ok((await rows(page)).every((row) => row.replayed), 'every row came from the replay')
@@ -309,5 +348,62 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
     t.equal(anonymous.statusCode, 401)
   })
 
+  await t.test('at 390 px the header stays on one line and the connection pill keeps its shape', async (t) => {
+    await page.setViewportSize({ width: 960, height: 640 })
+    await page.waitForSelector('body[data-connection="live"]')
+    const wide = await headerLayout(page)
+    await page.setViewportSize({ width: 390, height: 844 })
+    const narrow = await headerLayout(page)
+    await screenshot(page, 'demo-390px.png')
+    await page.setViewportSize({ width: 960, height: 640 })
+    t.equal(narrow.pillState, 'live')
+    // One line: the brand and the pill share the header's single row.
+    t.ok(narrow.header.height <= wide.header.height + 1, `the header is as high as at 960 px (${narrow.header.height} px, ${wide.header.height} px wide)`)
+    t.ok(narrow.brand.top < narrow.pill.bottom && narrow.pill.top < narrow.brand.bottom, 'the brand and the pill are on one row')
+    t.ok(narrow.pill.right <= 390, 'the pill is inside the viewport')
+    // Not squashed: the pill is as wide and as high as it is at 960 px, and its text fits.
+    t.ok(Math.abs(narrow.pill.width - wide.pill.width) <= 1, `the pill keeps its width (${narrow.pill.width} px, ${wide.pill.width} px wide)`)
+    t.ok(Math.abs(narrow.pill.height - wide.pill.height) <= 1, `the pill keeps its height (${narrow.pill.height} px, ${wide.pill.height} px wide)`)
+    t.ok(narrow.pillFits, 'the pill\'s text is neither clipped nor wrapped')
+  })
+
+  t.same(pageErrors, [], 'no script error on the page')
+})
+
+t.test('a run the server lost in a restart', { skip: !inCi && missing !== undefined ? missing : false }, async (t) => {
+  if (missing !== undefined) throw new Error(`${missing} (CI is set, so this test may not skip)`)
+  const gates = new StepGates()
+  const first = await startDemo(t, { beforeStep: gates.beforeStep })
+  const page = await openBrowser(t)
+  const pageErrors: string[] = []
+  page.on('pageerror', (error) => pageErrors.push(error.message))
+
+  // Steps 0..3 emit seq 1..4: seq 4 is the first tool call, in progress. Hold there.
+  gates.hold(4)
+  await page.goto(`${first.url}/?stepMs=40`)
+  await page.waitForSelector('body[data-connection="connected"]')
+  await page.click('#run-success')
+  await gates.reached(4)
+  await page.waitForSelector('#summary[data-last-seq="4"]')
+  t.equal(await page.getAttribute('body', 'data-run'), 'running')
+  t.ok(await spinnerTurns(page), 'the tool call in progress shows a turning spinner')
+
+  // The server restarts: same port and secret, nothing of the run remembered (the demo keeps runs
+  // in memory). The page reconnects by itself and subscribes again.
+  // Seen once in ten runs: close() not finishing. Fail here, saying so, rather than at the
+  // file's time-out (not a timed assertion: 60 s is far beyond any normal close).
+  let stuck: NodeJS.Timeout | undefined
+  await Promise.race([
+    first.app.close(),
+    new Promise((_, reject) => { stuck = setTimeout(() => reject(new Error('the demo server did not finish closing within 60 s')), 60_000) }),
+  ]).finally(() => clearTimeout(stuck))
+  await startDemo(t, {}, Number(new URL(first.url).port))
+  await page.waitForSelector('body[data-run="interrupted"]')
+  await screenshot(page, 'demo-restarted.png')
+  t.match(await page.textContent('#run-state'), /interrupted/, 'the run is no longer shown as running')
+  t.match(await page.textContent('#run-note'), /server no longer has this run/, 'the page says why, and it stays said')
+  t.notOk(await spinnerTurns(page), 'no spinner turns any more')
+  t.same((await rows(page)).flatMap((row) => row.seqs), [1, 2, 3, 4], 'what the page had stays on it')
+  t.ok(await page.isEnabled('#run-success'), 'a new run can be started')
   t.same(pageErrors, [], 'no script error on the page')
 })

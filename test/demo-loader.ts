@@ -20,12 +20,14 @@ export interface RunningDemo {
   url: string
 }
 
-/** The demo app on 127.0.0.1, port 0, closed when the test ends. */
-export async function startDemo(t: Test, options: Partial<DemoOptions> = {}): Promise<RunningDemo> {
+/**
+ * The demo app on 127.0.0.1, closed when the test ends: on `port`, or any free port. Started again
+ * on the port of one that was closed, it is that server restarted (same secret, nothing remembered).
+ */
+export async function startDemo(t: Test, options: Partial<DemoOptions> = {}, port = 0): Promise<RunningDemo> {
   const { buildDemoApp } = await loadDemo()
   const app = await buildDemoApp({ secret: 'demo-test-secret-long-enough-for-hs256', ...options })
   t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
-  return { app, url: `http://127.0.0.1:${port}` }
+  await app.listen({ port, host: '127.0.0.1' })
+  return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
 }

@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import t from 'tap'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
 import { io as ioClient } from 'socket.io-client'
 import { DiagnosticSeverity, Parser } from '@asyncapi/parser'
 import { EMIT_ROUTES, buildOpenApiApp } from '../examples/openapi.ts'
+import { EXAMPLE_PORTS } from '../examples/port.ts'
 import type { AgentEventType } from '../src/index.ts'
 import * as schemas from '../src/schemas/index.ts'
 
@@ -154,4 +157,48 @@ t.test("with Fastify's default Ajv (coerceTypes: 'array'), a route never accepts
     if (rest !== emitter) t.match(payload, /: ?(\d+|null|true|false)[,}]|\["pending"\]|\["a"\]/, `coerced scalar: ${payload}`)
   }
   t.not(results['thought {"content":42}']?.rest, results['thought {"content":42}']?.emitter, 'coercion shows here')
+})
+
+const LISTENING = /OpenAPI UI on (http:\/\/127\.0\.0\.1:\d+)\/docs/
+
+/** `npx tsx examples/openapi.ts` with `PORT`, as a user runs it; ended when the test ends. */
+function runExample(t: Test, port: string): { listening: Promise<string>; exited: Promise<number | null>; output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/openapi.ts'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env: { ...process.env, NODE_OPTIONS: '', PORT: port },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const listening = new Promise<string>((resolve, reject) => {
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+        const url = LISTENING.exec(output)?.[1]
+        if (url !== undefined) resolve(url)
+      })
+    }
+    void exited.then(() => reject(new Error(`the example exited before listening:\n${output}`)))
+  })
+  listening.catch(() => {})
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    await exited
+  })
+  return { listening, exited, output: () => output }
+}
+
+t.test('examples/openapi.ts listens on PORT, by default on a port of its own beside the demo', async (t) => {
+  t.same(EXAMPLE_PORTS, { demo: 3000, openapi: 3001, basic: 3002 }, 'the defaults the README gives')
+  t.equal(new Set(Object.values(EXAMPLE_PORTS)).size, 3, 'no two share a default port')
+
+  const url = await runExample(t, '0').listening
+  t.not(new URL(url).port, '0', 'PORT=0 took a free port')
+  const document = (await (await fetch(`${url}/docs/json`)).json()) as OpenApiDocument
+  t.ok(document.components.schemas.AgentThoughtEvent, 'it serves its OpenAPI document there')
+
+  const refused = runExample(t, 'eighty')
+  t.not(await refused.exited, 0, 'a PORT that is not a port is refused')
+  t.match(refused.output(), /PORT must be an integer from 0 to 65535/)
 })

@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import t from 'tap'
-import agentEvents, { type AgentEventsOptions } from '../src/index.ts'
+import agentEvents, { MissingJwtError, type AgentEventsOptions } from '../src/index.ts'
 import { normalizePath, resolveOptions } from '../src/options.ts'
 import { SECRET } from './helpers.ts'
 
@@ -78,16 +78,23 @@ t.test('paths are normalized: a trailing slash is dropped', async (t) => {
   t.equal(normalizePath('/api/v1/events'), '/api/v1/events')
 })
 
-t.test('registration without @fastify/jwt fails with a clear error', async (t) => {
+t.test('registration without @fastify/jwt fails with MissingJwtError, which says what to do', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(
-    (async () => {
-      await app.register(agentEvents)
-      await app.ready()
-    })(),
-    /@fastify\/jwt/,
-  )
+  const error = await app.register(agentEvents).ready().then(() => undefined, (error: unknown) => error)
+  t.ok(error instanceof MissingJwtError, 'an instance of the exported class')
+  t.match(error, {
+    code: 'FST_AGENT_EVENTS_MISSING_JWT',
+    message: /needs @fastify\/jwt: register it \(with the same secret as your REST routes\) before this plugin/,
+  })
+})
+
+t.test('@fastify/jwt registered after the plugin is missing too: MissingJwtError', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(agentEvents)
+  app.register(fastifyJwt, { secret: SECRET })
+  await t.rejects(async () => app.ready(), { code: 'FST_AGENT_EVENTS_MISSING_JWT' })
 })
 
 t.test('good options register', async (t) => {

@@ -146,6 +146,46 @@ const schemasProbe = (async () => {
 // Settled here so that a failure is reported by its own test, not as an unhandled rejection.
 for (const pending of [esmRun, cjsRun, schemasProbe]) pending.catch(() => {})
 
+// npm's own verdict on the peer ranges, as an app with these peers installed would get it (where it
+// reports a peer as invalid, `npm install` in that app fails with ERESOLVE): `npm ls` in an app
+// holding the packed package beside the installed major of each peer, ioredis 5 and 6 included.
+async function peerVerdict(peer: string, installedDir: string): Promise<{ version: string; invalid: unknown[] }> {
+  const peerApp = await mkdtemp(join(work, 'peer-'))
+  await writeFile(join(peerApp, 'package.json'), JSON.stringify({
+    name: 'peer-app',
+    private: true,
+    dependencies: { [manifest.name]: '*', [peer]: '*' },
+  }))
+  // The packed manifest is copied, not linked: npm resolves a linked package's peers from where the
+  // link points, which is outside this app.
+  const installed = join(peerApp, 'node_modules', manifest.name)
+  await mkdir(installed, { recursive: true })
+  await cp(join(app, 'node_modules', manifest.name, 'package.json'), join(installed, 'package.json'))
+  const link = join(peerApp, 'node_modules', peer)
+  await mkdir(dirname(link), { recursive: true })
+  await symlink(join(root, 'node_modules', installedDir), link, 'dir')
+  // The package's other dependencies are not installed here: npm ls exits non-zero for them, so
+  // its JSON is read whatever the exit code.
+  const { stdout } = await run('npm', ['ls', peer, '--json', '--offline'], { cwd: peerApp, env }).catch((error: { stdout: string }) => error)
+  const tree = JSON.parse(stdout) as { dependencies?: Record<string, { version: string; invalid?: unknown }> }
+  const entry = tree.dependencies?.[peer]
+  return { version: entry?.version ?? 'missing', invalid: entry?.invalid === undefined ? [] : [entry.invalid] }
+}
+
+t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 alike', async (t) => {
+  const cases = [
+    { peer: 'fastify', dir: 'fastify', major: '5' },
+    { peer: '@fastify/jwt', dir: '@fastify/jwt', major: '10' },
+    { peer: 'ioredis', dir: 'ioredis', major: '6' },
+    { peer: 'ioredis', dir: 'ioredis-v5', major: '5' },
+  ]
+  for (const { peer, dir, major } of cases) {
+    const { version, invalid } = await peerVerdict(peer, dir)
+    t.equal(version.split('.')[0], major, `${peer} ${version} is installed`)
+    t.same(invalid, [], `npm accepts ${peer} ${version} for the range ${manifest.peerDependencies[peer]}`)
+  }
+})
+
 t.test('the installed package works from ESM import', async (t) => {
   const { stdout, stderr } = await esmRun
   t.same(JSON.parse(stdout), { sameExport: true, seq: 1, schemaId: 'AgentThoughtEvent', asyncapi: '3.0.0' })

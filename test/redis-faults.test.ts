@@ -123,7 +123,7 @@ if (redisAvailable(t)) {
     for (let i = 1; i <= 3; i++) await a.app.agentEvents.emitThought('wf', `n${i}`)
     await until(() => gotB.length === 3)
     // Redis drops every subscriber connection; the events that follow are published to nobody.
-    await redis.client(t).client('KILL', 'TYPE', 'pubsub')
+    await redis.client(t).call('CLIENT', 'KILL', 'TYPE', 'pubsub')
     for (let i = 4; i <= 8; i++) await a.app.agentEvents.emitThought('wf', `n${i}`)
     await until(() => gotB.length === 8)
     t.same(seqs(gotB), range(1, 8), 'every event once, in order, and nothing else emitted after')

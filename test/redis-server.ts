@@ -2,7 +2,29 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { Redis, type RedisOptions } from 'ioredis'
+import { Redis as Redis5 } from 'ioredis-v5'
 import type { Test } from 'tap'
+
+/** The ioredis majors that the peer range accepts: `ioredis` is 6, `ioredis-v5` an npm alias of 5. */
+export const IOREDIS_MAJORS = [5, 6] as const
+export type IoredisMajor = (typeof IOREDIS_MAJORS)[number]
+
+// Typed as the newest major: the tests call only commands and options that both majors share.
+const CLIENT_CLASSES: Record<IoredisMajor, typeof Redis> = { 5: Redis5 as unknown as typeof Redis, 6: Redis }
+let clientMajor: IoredisMajor = 6
+
+/**
+ * Which ioredis major `RedisServer#client` creates from now on, for the whole process: an entry file
+ * calls it before it imports the test files that should run on that major.
+ */
+export function useIoredis(major: IoredisMajor): void {
+  clientMajor = major
+}
+
+/** The ioredis major that `RedisServer#client` creates. */
+export function ioredisMajor(): IoredisMajor {
+  return clientMajor
+}
 
 /**
  * A real `redis-server` for the multi-node tests: its own free port on 127.0.0.1, persistence off
@@ -12,11 +34,17 @@ export interface RedisServer {
   port: number
   url: string
   /** A client (pass the options of the README's recipe), closed when the test ends. */
-  client(t: Teardown, options?: RedisOptions): Redis
+  client(t: Teardown, options?: ClientOptions): Redis
   stop(): Promise<void>
   /** Start again on the same port, empty. */
   start(): Promise<void>
 }
+
+/**
+ * ioredis 6 declares `replyMapping?: ReplyMappingMode | undefined` in `RedisOptions` but refuses
+ * `undefined` in its constructor under `exactOptionalPropertyTypes`; the tests never set it.
+ */
+export type ClientOptions = Omit<RedisOptions, 'replyMapping'>
 
 const INSTALL_HINT = 'redis-server not found: install it with `apt-get install redis-server` (Debian/Ubuntu) to run the Redis tests'
 
@@ -96,7 +124,7 @@ export async function startRedis(t: Teardown): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     client(t, options = {}) {
       // ioredis retries quickly, so a restarted Redis is found again at once.
-      const client = new Redis({ port, host: '127.0.0.1', retryStrategy: (times) => Math.min(times * 50, 500), ...options })
+      const client = new CLIENT_CLASSES[clientMajor]({ port, host: '127.0.0.1', retryStrategy: (times) => Math.min(times * 50, 500), ...options })
       // ioredis reports each failed reconnection as an 'error' event; the tests watch behaviour instead.
       client.on('error', () => {})
       // QUIT, not disconnect(): it is answered after the commands already sent (the Socket.IO

@@ -17,6 +17,7 @@ const elements = {
   runSuccess: $('run-success'),
   runFailure: $('run-failure'),
   runState: $('run-state'),
+  runNote: $('run-note'),
   workflow: $('workflow'),
   timeline: $('timeline'),
   empty: $('empty'),
@@ -59,6 +60,10 @@ const state = {
   attempt: 0,
   resumedAfter: undefined,
   replayed: 0,
+  /** The server no longer has the run: the page stops showing it as running. */
+  lost: false,
+  /** What the page must keep saying about the run (not a passing notice). */
+  runNote: undefined,
 }
 
 function persist() {
@@ -116,7 +121,7 @@ const socket = io({
 
 socket.on('connect', () => {
   setConnection('connected')
-  if (state.workflowId) void subscribe()
+  if (state.workflowId && !state.lost) void subscribe()
 })
 
 socket.on('disconnect', (reason) => {
@@ -172,18 +177,30 @@ async function subscribe() {
   state.subscribing = false
   const replay = state.replay
   state.replay = []
+  // Every ack says whether the server still has the run. A run it does not have is over for this
+  // page, whatever its last event was: it stops being shown as running, and the page says why.
   if (!ack.ok) {
-    notice(ack.error.code === 'FORBIDDEN'
-      ? 'this run is not yours, or the server restarted and forgot it: start a new run'
-      : `cannot follow this run: ${ack.error.code}`)
     setConnection('connected')
+    // The demo server keeps runs (and who started them) in memory: after a restart it answers FORBIDDEN.
+    if (ack.error.code === 'FORBIDDEN') return runLost('the server no longer has this run (it restarted, or the run is not yours): start a new run')
+    notice(`cannot follow this run: ${ack.error.code}`)
     if (ack.error.code === 'RATE_LIMITED') setTimeout(() => { if (current()) void subscribe() }, ack.error.retryAfterMs ?? 1000)
     return
+  }
+  if (ack.truncated && ack.lastSeq === 0 && state.events.length > 0) {
+    // A new epoch with nothing recorded: the server's buffer restarted empty and the run is gone.
+    state.epoch = ack.epoch
+    socket.emit('agent:unsubscribe', { workflowId }, () => {})
+    setConnection('connected')
+    return runLost('the server no longer has this run (its replay buffer restarted empty): start a new run')
   }
   if (ack.truncated) {
     // What we have may not line up with the server any more (events left the buffer, or the
     // buffer restarted with a new epoch): start over from what the replay brought.
     resetTimeline()
+    state.runNote = ack.epoch !== state.epoch && state.epoch !== undefined
+      ? 'the server\'s replay buffer restarted (a new epoch): the timeline was rebuilt from the replay buffer'
+      : 'some events had left the server\'s buffer: the timeline was rebuilt from the replay buffer'
     notice('the timeline was rebuilt from the replay buffer')
   }
   state.epoch = ack.epoch
@@ -193,6 +210,13 @@ async function subscribe() {
   persist()
   setConnection('live')
   showSummary()
+}
+
+function runLost(reason) {
+  state.lost = true
+  state.runNote = reason
+  persist()
+  showRunState()
 }
 
 function onAgentEvent(event) {
@@ -302,15 +326,24 @@ function setConnection(value, label = value) {
 
 function showUser() {
   const until = state.tokenExpiresAt ? ` · token until ${new Date(state.tokenExpiresAt).toLocaleTimeString()}` : ''
-  elements.user.textContent = `${state.username}${until}`
+  elements.user.replaceChildren(state.username, element('span', 'until', until))
 }
 
 function showRunState() {
   const last = state.events.at(-1)
-  const run = !state.workflowId ? 'idle' : last?.type === 'result' ? 'succeeded' : last?.type === 'error' ? 'failed' : 'running'
+  const ended = last?.type === 'result' ? 'succeeded' : last?.type === 'error' ? 'failed' : undefined
+  const run = !state.workflowId ? 'idle' : ended ?? (state.lost ? 'interrupted' : 'running')
   document.body.dataset.run = run
-  elements.runState.textContent = { idle: 'no run yet', running: 'running…', succeeded: 'finished with a result', failed: 'ended with an error' }[run]
+  elements.runState.textContent = {
+    idle: 'no run yet',
+    running: 'running…',
+    succeeded: 'finished with a result',
+    failed: 'ended with an error',
+    interrupted: 'interrupted',
+  }[run]
   elements.runState.dataset.run = run
+  elements.runNote.textContent = state.runNote ?? ''
+  elements.runNote.hidden = state.runNote === undefined
   elements.workflow.textContent = state.workflowId ?? ''
   elements.empty.hidden = state.events.length > 0 || run !== 'idle'
 }
@@ -358,6 +391,8 @@ async function startRun(scenario) {
     state.workflowId = workflowId
     state.epoch = undefined
     state.anomalies = 0
+    state.lost = false
+    state.runNote = undefined
     state.resumedAfter = undefined
     delete elements.summary.dataset.resumedAfter
     delete elements.summary.dataset.replayed

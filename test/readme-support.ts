@@ -1,0 +1,102 @@
+// What test/readme.test.ts supplies around a README block when it runs it: the server a client
+// block talks to, the reader's own functions, and a way to report what happened. Imported by the
+// generated block files, in their own process.
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import agentEvents from 'fastify-agent-events'
+import type { ClientToServerEvents, ServerToClientEvents } from 'fastify-agent-events/schemas'
+import { io, type Socket } from 'socket.io-client'
+import { RESULT_MARK } from './readme-blocks.ts'
+
+export const README_SECRET = 'readme-test-secret-long-enough-for-hs256'
+
+/** Print what a block did, for the test to read from stdout. */
+export function report(result: unknown): void {
+  process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`)
+}
+
+/** Wait until `predicate` holds, on the event loop; fail after `ms`. */
+export async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+/** Listen on a free port of 127.0.0.1; resolves with the origin. */
+export async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>
+
+/** A connected client with `token`; it does not reconnect. */
+export async function connect(url: string, path: string, token: string): Promise<ClientSocket> {
+  const socket: ClientSocket = io(url, { path, auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true })
+  await once(socket as never, 'connect', { signal: AbortSignal.timeout(10_000) })
+  return socket
+}
+
+/** Subscribe as the holder of `token`; resolves with `'ok'` or the error code. */
+export async function subscribeWith(url: string, path: string, token: string, workflowId: string): Promise<string> {
+  const socket = await connect(url, path, token)
+  const ack = await socket.timeout(10_000).emitWithAck('agent:subscribe', { workflowId })
+  socket.disconnect()
+  return ack.ok ? 'ok' : ack.error.code
+}
+
+/** The next payload of a server event. */
+export async function next(socket: ClientSocket, event: keyof ServerToClientEvents): Promise<unknown> {
+  const [payload] = (await once(socket as never, event, { signal: AbortSignal.timeout(10_000) })) as [unknown]
+  return payload
+}
+
+export interface ReadmeServer {
+  app: FastifyInstance
+  /** The server's origin, where a README client block says `apiUrl`. */
+  apiUrl: string
+  token(sub: string): string
+  /**
+   * Resolves when a socket joins the room of `workflowId` (the plugin's rooms are `workflow:<id>`):
+   * the subscription that a client block sent has reached the server.
+   */
+  joined(workflowId: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** The server that the README's client blocks talk to: the plugin on `/ws`, users follow `<their name>-…` workflows. */
+export async function readmeServer(): Promise<ReadmeServer> {
+  const app = Fastify()
+  await app.register(fastifyJwt, { secret: README_SECRET })
+  await app.register(agentEvents, { path: '/ws', authorize: () => true })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  return {
+    app,
+    apiUrl: `http://127.0.0.1:${port}`,
+    token: (sub) => app.jwt.sign({ sub }, { expiresIn: '10m' }),
+    joined: (workflowId) => new Promise((resolve) => {
+      const adapter = app.agentEvents.io.of('/').adapter
+      const onJoin = (room: unknown): void => {
+        if (room !== `workflow:${workflowId}`) return
+        adapter.off('join-room', onJoin)
+        resolve()
+      }
+      adapter.on('join-room', onJoin)
+    }),
+    close: () => app.close(),
+  }
+}
+
+/** `sessionStorage` for a browser block run by Node. */
+export function memoryStorage(): { getItem(key: string): string | null; setItem(key: string, value: string): void } {
+  const items = new Map<string, string>()
+  return {
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, value),
+  }
+}
