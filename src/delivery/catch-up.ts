@@ -12,8 +12,11 @@ import { GAP_REPAIR_DELAY_MS, type StreamListener, type WorkflowStream } from '.
 const CATCH_UP_PAGE = 100
 /** Live events kept for one subscriber while it catches up; past this, they are read from the store again. */
 const MAX_PENDING = 1000
-/** Times a subscriber waits for this node's stream to reach what the store already told it, before giving up. */
-const MAX_STREAM_WAITS = 20
+/**
+ * Times in a row that this node's stream may make no progress towards what the store already told
+ * a subscriber (each time after a repair from the store) before the subscribe gives up.
+ */
+const MAX_STREAM_STALLS = 20
 
 export interface CatchUpRequest {
   afterSeq: number | undefined
@@ -118,7 +121,7 @@ export class CatchUp implements StreamListener {
     this.#cursor = !this.#replaying ? first.lastSeq : epochChanged ? 0 : (request.afterSeq ?? 0)
     this.#truncated = epochChanged || (request.afterSeq !== undefined && first.truncated)
     let page: RecordedAgentEvent[] | undefined = epochChanged ? undefined : first.events
-    let waits = 0
+    let stalls = 0
 
     for (;;) {
       this.#assertActive()
@@ -136,8 +139,9 @@ export class CatchUp implements StreamListener {
       if (this.#cursor > upTo) {
         // The store told this subscriber more than this node's stream has forwarded yet (the
         // store's pub/sub is slower than its reads): joining now would repeat those events.
-        if (++waits > MAX_STREAM_WAITS) throw new Error('the workflow stream did not reach the store\'s last event')
-        await this.#waitForStream()
+        if (!(await this.#waitForStream()) && ++stalls > MAX_STREAM_STALLS) {
+          throw new Error('the workflow stream did not reach the store\'s last event')
+        }
         continue
       }
       page = this.#takePending()
@@ -188,16 +192,24 @@ export class CatchUp implements StreamListener {
     return page
   }
 
-  /** Wait for the stream to forward more, and have it read the store when it does not soon. */
-  async #waitForStream(): Promise<void> {
+  /**
+   * Wait until the stream has forwarded up to the cursor. Returns `false` when it made no progress
+   * within `GAP_REPAIR_DELAY_MS`, after asking it to read the store.
+   */
+  async #waitForStream(): Promise<boolean> {
+    const from = this.stream.lastSeq
     let timer: NodeJS.Timeout | undefined
-    const forwarded = await new Promise<boolean>((resolve) => {
-      this.#wake = () => resolve(true)
+    const reached = await new Promise<boolean>((resolve) => {
+      this.#wake = () => {
+        if (this.#restarted || this.#cancelled || (this.stream.lastSeq ?? 0) >= this.#cursor) resolve(true)
+      }
       timer = setTimeout(() => resolve(false), GAP_REPAIR_DELAY_MS)
     })
     clearTimeout(timer)
     this.#wake = undefined
-    if (!forwarded) await this.stream.repair()
+    if (reached) return true
+    await this.stream.repair()
+    return this.stream.lastSeq !== from
   }
 
   #assertActive(): void {
