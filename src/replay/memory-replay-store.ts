@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { RecordedAgentEvent } from '../schemas/index.ts'
 import { type Duration, durationToMs } from './duration.ts'
+import { newEventId } from './event-id.ts'
 import { EventRing } from './event-ring.ts'
 import type { ReplayRange, ReplayReadOptions, ReplayStore, UnrecordedAgentEvent } from './replay-store.ts'
 
@@ -129,7 +130,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
         data: event.data,
         timestamp: event.timestamp,
         seq: buffer.lastSeq,
-        id: randomUUID(),
+        id: newEventId(),
       } as RecordedAgentEvent
       buffer.ring.push(recorded, now)
       return recorded
