@@ -6,12 +6,15 @@ const UUID_BYTES = 16
 
 const pool = Buffer.alloc(IDS_PER_DRAW * UUID_BYTES)
 let next = pool.length
-/** The 36 characters of the id being made; the dashes stay where they are. */
-const text = Buffer.from('00000000-0000-4000-8000-000000000000', 'latin1')
-/** Where the two hex digits of each of the 16 bytes go in `text`. */
+/** The character codes of the id being made; the dashes stay where they are. */
+const codes = Array.from('00000000-0000-4000-8000-000000000000', (char) => char.charCodeAt(0))
+/** Where the two hex digits of each of the 16 bytes go. */
 const DIGITS_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34] as const
-/** The ASCII codes of byte b's two hex digits, at 2b and 2b + 1. */
-const HEX = Buffer.from(Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0')).join(''), 'latin1')
+/** The character codes of byte b's two hex digits, at 2b and 2b + 1. */
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+  .join('')
+  .split('')
+  .map((char) => char.charCodeAt(0))
 
 /**
  * A random (version 4) UUID, like `crypto.randomUUID()`, made as one flat string. `randomUUID`
@@ -30,9 +33,9 @@ export function newEventId(): string {
   for (let index = 0; index < UUID_BYTES; index++) {
     const hex = (pool[next + index] as number) * 2
     const at = DIGITS_AT[index] as number
-    text[at] = HEX[hex] as number
-    text[at + 1] = HEX[hex + 1] as number
+    codes[at] = HEX[hex] as number
+    codes[at + 1] = HEX[hex + 1] as number
   }
   next += UUID_BYTES
-  return text.toString('latin1')
+  return String.fromCharCode(...codes)
 }
