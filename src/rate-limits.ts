@@ -115,6 +115,20 @@ export async function createRateLimits(
   }
   const path = options.path
 
+  const messageAddressOf = addressOf
+
+  /** A message's check, with its request-like object made for it; it never rejects, so a socket's chain of checks never breaks. */
+  async function judgeMessage(socket: Socket, userId: string): Promise<RateLimitVerdict> {
+    let req: MessageRequest
+    try {
+      req = Object.assign(rateLimitRequest(socket, messageAddressOf(socket.request), path), { userId })
+    } catch (error) {
+      log.warn({ err: error, limit: 'message' }, 'rate-limit check failed: message let through')
+      return { ok: true }
+    }
+    return judge(messageLimiter, req, log, 'message')
+  }
+
   return {
     handshake(socket, next) {
       const req = rateLimitRequest(socket, addressOf(socket.request), path)
@@ -136,8 +150,7 @@ export async function createRateLimits(
         if (pending >= MAX_PENDING_CHECKS) return refuseMessage(packet, STORE_TIMEOUT_MS)
         pending++
         queue = (queue ?? Promise.resolve()).then(async () => {
-          const req: MessageRequest = Object.assign(rateLimitRequest(socket, addressOf(socket.request), path), { userId })
-          const verdict = await judge(messageLimiter, req, log, 'message')
+          const verdict = await judgeMessage(socket, userId)
           // The last check waiting: let the chain go, so that nothing is held until the next message.
           if (--pending === 0) queue = undefined
           if (verdict.ok) return next()
