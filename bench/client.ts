@@ -20,6 +20,9 @@ let latencies: Float64Array | undefined
 let latencyCount = 0
 let receivedTotal = 0
 let lastAt = 0
+/** Sockets that lost their connection since the last `arm` (the server dropped them, or the transport failed). */
+let disconnected = 0
+let closing = false
 /** Clients that still wait for events; `settle` resolves when it reaches 0. */
 let outstanding = 0
 let onComplete: (() => void) | undefined
@@ -50,6 +53,9 @@ async function subscribe(socket: Socket, workflowId: string, afterSeq?: number):
 
 function track(socket: Socket): Tracked {
   const tracked: Tracked = { socket, expected: 0, received: 0, nextSeq: 1, outOfOrder: 0 }
+  socket.on('disconnect', () => {
+    if (!closing) disconnected++
+  })
   socket.on('agent:thought', (event: Thought) => {
     const at = now()
     lastAt = at
@@ -106,6 +112,7 @@ serve({
     for (const tracked of clients) Object.assign(tracked, { expected: perClient, received: 0, nextSeq: firstSeq, outOfOrder: 0 })
     outstanding = perClient === 0 ? 0 : clients.length
     receivedTotal = 0
+    disconnected = 0
     latencies = keep > 0 ? new Float64Array(keep) : undefined
     latencyCount = 0
   },
@@ -141,6 +148,7 @@ serve({
       received,
       lost: expected - received,
       outOfOrder,
+      disconnected,
       lastAt,
       latencyP50Ms: kept === undefined ? undefined : quantile(kept, 0.5),
       latencyP99Ms: kept === undefined ? undefined : quantile(kept, 0.99),
@@ -186,6 +194,7 @@ serve({
   },
 
   close() {
+    closing = true
     for (const { socket } of clients) socket.disconnect()
     clients.length = 0
     leave()

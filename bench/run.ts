@@ -1,5 +1,8 @@
 // npm run bench [-- --scenario NAME ...] [--quick] [--pairs N] [--profile]
-// (--profile writes a CPU profile of every server process to bench/profiles/)
+// [--heap-snapshot]
+// (--profile writes a CPU profile of every server process to bench/profiles/: of the measured
+// phase where the scenario has one, of the whole process otherwise; --heap-snapshot writes the
+// heap snapshots that a scenario asks for there too: memory, before and after the clients connect)
 //
 // Each scenario runs its two variants alternately (A B A B…, at least three pairs); every run has
 // a fresh server process and a fresh client process. One JSON line per run goes to stdout, then a
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     pairs: { type: 'string', default: String(MIN_PAIRS) },
     profile: { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'boolean', default: false },
   },
 })
 
@@ -41,10 +45,16 @@ const selected = SCENARIOS.filter((scenario) => wanted.includes(scenario.name))
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
 const profileDir = here('./profiles')
 
-function start(file: string, args: string[], profile: boolean): ChildProcess {
-  if (profile) mkdirSync(profileDir, { recursive: true })
+/** Names this suite's profiles apart from earlier ones in the same directory. */
+const suiteStamp = new Date().toISOString().slice(0, 19).replaceAll(':', '')
+
+/** `profileName`: the server samples itself (see profiler.ts) and writes `<profileName>.cpuprofile`. */
+function start(file: string, args: string[], profileName?: string): ChildProcess {
+  if (profileName !== undefined) mkdirSync(profileDir, { recursive: true })
+  const env = profileName === undefined ? process.env : { ...process.env, BENCH_PROFILE_DIR: profileDir, BENCH_PROFILE_NAME: profileName }
   return fork(here(file), args, {
-    execArgv: ['--import', 'tsx', '--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
 }
@@ -61,16 +71,24 @@ async function ended(child: ChildProcess, name: string): Promise<void> {
 }
 
 async function runOnce(scenario: Scenario<unknown>, variant: Variant, pair: number): Promise<Record<string, number>> {
-  const serverProcess = start('./server.ts', [variant.server], values.profile)
-  if (values.profile) console.error(`# ${scenario.name} ${variant.label} pair ${pair}: server pid ${serverProcess.pid}, profile in bench/profiles/`)
-  const clientProcess = start('./client.ts', [], false)
+  const runName = `${suiteStamp}-${scenario.name}-${variant.label}-${pair}`
+  const profileName = values.profile ? runName : undefined
+  const serverProcess = start('./server.ts', [variant.server], profileName)
+  if (profileName !== undefined) console.error(`# ${scenario.name} ${variant.label} pair ${pair}: profile in bench/profiles/${profileName}.cpuprofile`)
+  const clientProcess = start('./client.ts', [])
   const server = caller(serverProcess)
   const client = caller(clientProcess)
   try {
     const port = await server<number>('port')
     const size = values.quick ? scenario.sizes.quick : scenario.sizes.full
     const startedAt = performance.now()
-    const metrics = await scenario.run({ size, variant, url: `http://127.0.0.1:${port}`, server, client })
+    const heapSnapshot = async (label: string): Promise<void> => {
+      if (!values['heap-snapshot']) return
+      mkdirSync(profileDir, { recursive: true })
+      const path = await server<string>('heapSnapshot', { path: `${profileDir}/${runName}-${label}.heapsnapshot` })
+      console.error(`# heap snapshot: ${path}`)
+    }
+    const metrics = await scenario.run({ size, variant, url: `http://127.0.0.1:${port}`, server, client, heapSnapshot })
     const seconds = (performance.now() - startedAt) / 1000
     const rounded = Object.fromEntries(Object.entries(metrics).map(([key, value]) => [key, round(value)]))
     console.log(JSON.stringify({ scenario: scenario.name, variant: variant.label, pair, ...rounded, seconds: round(seconds) }))

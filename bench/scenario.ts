@@ -28,6 +28,8 @@ export interface RunContext<Size> {
   url: string
   server: Call
   client: Call
+  /** With `--heap-snapshot`, the server writes a heap snapshot named after this run and `label`; otherwise nothing. */
+  heapSnapshot(label: string): Promise<void>
 }
 
 export interface Scenario<Size = Record<string, number>> {

@@ -19,6 +19,7 @@ interface Settled {
   received: number
   lost: number
   outOfOrder: number
+  disconnected: number
   lastAt: number
   latencyP50Ms?: number
   latencyP99Ms?: number
@@ -27,6 +28,7 @@ interface Measured {
   cpuUs: number
   elu: number
   wallMs: number
+  gcMs: number
 }
 interface Memory {
   rss: number
@@ -87,6 +89,7 @@ const manyWorkflows = defineScenario({
     { key: 'deliveriesPerSec', label: 'deliveries / s', kind: 'ratio', target: { min: 0.9 } },
     { key: 'serverCpuUsPerDelivery', label: 'server CPU µs / delivery', kind: 'ratio' },
     { key: 'serverElu', label: 'server event-loop utilisation', kind: 'ratio' },
+    { key: 'serverGcMsPerThousand', label: 'server GC ms / 1,000 deliveries', kind: 'ratio' },
     { key: 'lost', label: 'lost events', kind: 'total' },
     { key: 'outOfOrder', label: 'out-of-order events', kind: 'total' },
   ],
@@ -108,8 +111,49 @@ const manyWorkflows = defineScenario({
       deliveriesPerSec: settled.received / ((settled.lastAt - emitted.startedAt) / 1000),
       serverCpuUsPerDelivery: measured.cpuUs / settled.received,
       serverElu: measured.elu,
+      serverGcMsPerThousand: (measured.gcMs / settled.received) * 1000,
       lost: settled.lost,
       outOfOrder: settled.outOfOrder,
+    }
+  },
+})
+
+const bigEvents = defineScenario({
+  name: 'big-events',
+  summary: 'clients on one workflow, thoughts of 64 KiB in bursts of 1 MiB per client: big tool results',
+  variants: RAW_VS_PLUGIN,
+  sizes: {
+    // 16 events of 64 KiB are 1 MiB per client, the plugin's default maxBufferedBytes: each burst
+    // goes over it for a moment, as a tool returning a large result in pieces does.
+    full: { clients: 200, events: 200, warmup: 16, batch: 16, contentBytes: 65_536 },
+    quick: { clients: 50, events: 160, warmup: 16, batch: 16, contentBytes: 65_536 },
+  },
+  metrics: [
+    { key: 'deliveriesPerSec', label: 'deliveries / s', kind: 'ratio' },
+    { key: 'serverCpuUsPerDelivery', label: 'server CPU µs / delivery', kind: 'ratio' },
+    { key: 'serverElu', label: 'server event-loop utilisation', kind: 'ratio' },
+    { key: 'lost', label: 'lost events', kind: 'total' },
+    { key: 'disconnected', label: 'clients disconnected', kind: 'total' },
+  ],
+  async run({ size, url, server, client }) {
+    const workflows = [workflowOf('shared', 0)]
+    const emit = { workflows, batch: size.batch, contentBytes: size.contentBytes }
+    await client('open', { url, count: size.clients, parallel: CONNECT_PARALLEL, workflows: 'shared' })
+    await client('arm', { perClient: size.warmup })
+    await server('emit', { ...emit, count: size.warmup })
+    await client('settle', {})
+
+    await client('arm', { perClient: size.events, firstSeq: size.warmup + 1 })
+    await server('measureStart')
+    const emitted = await server<Emitted>('emit', { ...emit, count: size.events })
+    const settled = await client<Settled>('settle', {})
+    const measured = await server<Measured>('measureStop')
+    return {
+      deliveriesPerSec: settled.received / ((settled.lastAt - emitted.startedAt) / 1000),
+      serverCpuUsPerDelivery: measured.cpuUs / settled.received,
+      serverElu: measured.elu,
+      lost: settled.lost,
+      disconnected: settled.disconnected,
     }
   },
 })
@@ -192,10 +236,14 @@ const memory = defineScenario({
     { key: 'rssKbPerConnection', label: 'RSS KiB / connection', kind: 'ratio', target: { max: 1.15 } },
     { key: 'missing', label: 'connections missing', kind: 'total' },
   ],
-  async run({ size, url, server, client }) {
+  async run({ size, url, server, client, heapSnapshot }) {
     const before = await server<Memory>('memory')
+    // --heap-snapshot (read with bench/heap-diff.ts): writing a snapshot grows the RSS, so with it
+    // only the heap figures mean anything.
+    await heapSnapshot('before')
     await client('open', { url, count: size.clients, parallel: CONNECT_PARALLEL, workflows: 'own' })
     const after = await server<Memory>('memory')
+    await heapSnapshot('after')
     const perConnectionKb = (bytes: number): number => bytes / size.clients / 1024
     return {
       heapKbPerConnection: perConnectionKb(after.heapUsed - before.heapUsed),
@@ -259,4 +307,4 @@ const replay = defineScenario({
 })
 
 /** In the order they run. */
-export const SCENARIOS: readonly Scenario<unknown>[] = [fanout, manyWorkflows, pacedLatency, handshake, memory, replay]
+export const SCENARIOS: readonly Scenario<unknown>[] = [fanout, manyWorkflows, bigEvents, pacedLatency, handshake, memory, replay]

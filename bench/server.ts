@@ -4,12 +4,14 @@
 // client connects from 127.0.0.1. Both send the same payloads to the same rooms.
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { performance, type EventLoopUtilization } from 'node:perf_hooks'
+import { PerformanceObserver, performance, type EventLoopUtilization } from 'node:perf_hooks'
+import { writeHeapSnapshot } from 'node:v8'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import { Server, type Namespace } from 'socket.io'
 import agentEvents, { type AgentEventsOptions } from 'fastify-agent-events'
 import { leave, serve } from './ipc.ts'
+import { phaseProfiler } from './profiler.ts'
 import { SECRET, now, timedContent } from './wire.ts'
 
 type Implementation = 'raw' | 'plugin'
@@ -19,6 +21,9 @@ if (implementation !== 'raw' && implementation !== 'plugin') throw new Error('us
 const WORKFLOW_ID = /^[A-Za-z0-9._:-]{1,128}$/
 /** A run that hangs is a bug in the bench: never let it outlive the suite. */
 const WATCHDOG_MS = 5 * 60_000
+
+// Set by run.ts for --profile: a CPU profile of the measured phase goes to that directory.
+const profiler = await phaseProfiler(process.env.BENCH_PROFILE_DIR, process.env.BENCH_PROFILE_NAME ?? `server-${process.pid}`)
 
 const app = Fastify({ logger: false })
 await app.register(fastifyJwt, { secret: SECRET })
@@ -98,10 +103,22 @@ async function drained(lowWater: number): Promise<void> {
   while (largestBacklog() > lowWater) await tick(2)
 }
 
+/** Three full collections, a little apart, so that what is left is what is still referenced. */
+async function collectGarbage(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('run the server with --expose-gc')
+  for (let i = 0; i < 3; i++) {
+    gc()
+    await tick(20)
+  }
+}
+
 interface EmitArgs {
   workflows: string[]
   count: number
   batch: number
+  /** Size of each thought's content; default ~200 bytes. */
+  contentBytes?: number
 }
 
 interface PacedArgs {
@@ -111,17 +128,22 @@ interface PacedArgs {
 }
 
 let measuring: { cpu: NodeJS.CpuUsage; elu: EventLoopUtilization; at: number } | undefined
+/** Garbage-collection pauses of the main thread since measureStart, in ms. */
+let gcMs = 0
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration
+}).observe({ entryTypes: ['gc'] })
 
 serve({
   port: () => port,
 
   /** Emit `count` thoughts round-robin over `workflows`, `batch` at a time, each batch once the sockets have drained. */
-  async emit({ workflows, count, batch }: EmitArgs) {
+  async emit({ workflows, count, batch, contentBytes }: EmitArgs) {
     const startedAt = now()
     for (let sent = 0; sent < count; ) {
       const end = Math.min(count, sent + batch)
       let last: Promise<unknown> | undefined
-      for (; sent < end; sent++) last = emitThought(workflows[sent % workflows.length] as string, timedContent())
+      for (; sent < end; sent++) last = emitThought(workflows[sent % workflows.length] as string, timedContent(contentBytes))
       await last
       await drained(batch)
     }
@@ -141,32 +163,37 @@ serve({
     return { startedAt, endedAt: now() }
   },
 
-  measureStart() {
+  async measureStart() {
+    await profiler?.restart()
+    gcMs = 0
     measuring = { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), at: now() }
   },
 
-  measureStop() {
+  async measureStop() {
     if (measuring === undefined) throw new Error('measureStop before measureStart')
     const cpu = process.cpuUsage(measuring.cpu)
     const elu = performance.eventLoopUtilization(measuring.elu)
-    const result = { cpuUs: cpu.user + cpu.system, elu: elu.utilization, wallMs: now() - measuring.at }
+    const result = { cpuUs: cpu.user + cpu.system, elu: elu.utilization, wallMs: now() - measuring.at, gcMs }
     measuring = undefined
+    await profiler?.save()
     return result
   },
 
   /** Memory after full collections, so what is left is what the connections hold. */
   async memory() {
-    const gc = (globalThis as { gc?: () => void }).gc
-    if (gc === undefined) throw new Error('run the server with --expose-gc')
-    for (let i = 0; i < 3; i++) {
-      gc()
-      await tick(20)
-    }
+    await collectGarbage()
     const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
     return { rss, heapUsed, external, arrayBuffers, sockets: namespace.sockets.size }
   },
 
+  /** Write a heap snapshot (after full collections) to `path`, for a look at what the connections hold. */
+  async heapSnapshot({ path }: { path: string }) {
+    await collectGarbage()
+    return writeHeapSnapshot(path)
+  },
+
   async close() {
+    await profiler?.save()
     await app.close()
     leave()
   },

@@ -12,12 +12,17 @@ export const CONTENT_BYTES = 200
  */
 export const now = (): number => Number(process.hrtime.bigint() / 1000n) / 1000
 
-const PADDING = 'x'.repeat(CONTENT_BYTES)
+const paddings = new Map<number, string>()
 
-/** ~200-byte thought content that starts with the time it was emitted, for emit→receive latency. */
-export function timedContent(): string {
+/**
+ * Thought content of `bytes` ASCII characters (default ~200) that starts with the time it was
+ * emitted, for emit→receive latency.
+ */
+export function timedContent(bytes = CONTENT_BYTES): string {
+  let padding = paddings.get(bytes)
+  if (padding === undefined) paddings.set(bytes, (padding = 'x'.repeat(bytes)))
   const stamp = now().toFixed(3)
-  return `${stamp}|${PADDING.slice(stamp.length + 1)}`
+  return `${stamp}|${padding.slice(stamp.length + 1)}`
 }
 
 export function emittedAt(content: string): number {

@@ -12,13 +12,15 @@ interface CompiledCheck {
   Errors(value: unknown): Iterable<{ instancePath: string; message: string }>
 }
 
-// Compiled once, when this module loads: never per emit.
-const validators = Object.fromEntries(
-  AGENT_EVENT_TYPES.map((type) => [type, Compile(EVENT_SCHEMAS[type] as TSchema) as unknown as CompiledCheck]),
+// Compiled once, when this module loads: never per emit. Each checks the `data` schema of its
+// event type, the same schema object that the event's own schema holds.
+const dataValidators = Object.fromEntries(
+  AGENT_EVENT_TYPES.map((type) => [type, Compile(EVENT_SCHEMAS[type].properties.data as TSchema) as unknown as CompiledCheck]),
 ) as Record<AgentEventType, CompiledCheck>
 
-function fieldOf(instancePath: string): string {
-  return instancePath === '' ? '(event)' : instancePath.slice(1).replaceAll('/', '.')
+/** `/tool_name` inside data → `data.tool_name`; data itself → `data`. */
+function dataFieldOf(instancePath: string): string {
+  return `data${instancePath.replaceAll('/', '.')}`
 }
 
 function reject(issues: EventValidationIssue[]): never {
@@ -38,21 +40,28 @@ export function assertWorkflowId(workflowId: unknown): void {
  * well formed, because both pick the room and the wire event name.
  */
 export function assertRoutable(event: { type?: unknown; workflowId?: unknown }): void {
+  const knownType = typeof event.type === 'string' && EVENT_TYPES.has(event.type)
+  const wellFormedId = isWorkflowId(event.workflowId)
+  // Called on every emit: the list of issues is built only when there is one.
+  if (knownType && wellFormedId) return
   const issues: EventValidationIssue[] = []
-  if (typeof event.type !== 'string' || !EVENT_TYPES.has(event.type)) {
-    issues.push({ field: 'type', message: `must be one of ${AGENT_EVENT_TYPES.join(', ')}` })
-  }
-  if (!isWorkflowId(event.workflowId)) issues.push(WORKFLOW_ID_ISSUE)
-  if (issues.length > 0) reject(issues)
+  if (!knownType) issues.push({ field: 'type', message: `must be one of ${AGENT_EVENT_TYPES.join(', ')}` })
+  if (!wellFormedId) issues.push(WORKFLOW_ID_ISSUE)
+  reject(issues)
 }
 
-/** Full schema check of a built event; the error names each offending field once. */
+/**
+ * Schema check of an event built by the emitter; the error names each offending field once.
+ * Only `data` comes from the caller: the emitter makes the rest (the type and workflow id that
+ * `assertRoutable` checked, its own ISO timestamp, no other key), so checking the envelope again
+ * on every emit would only repeat two pattern tests and a walk over the keys.
+ */
 export function assertValidEvent(event: UnrecordedAgentEvent): void {
-  const validator = validators[event.type]
-  if (validator.Check(event)) return
+  const validator = dataValidators[event.type]
+  if (validator.Check(event.data)) return
   const byField = new Map<string, string>()
-  for (const error of validator.Errors(event)) {
-    const field = fieldOf(error.instancePath)
+  for (const error of validator.Errors(event.data)) {
+    const field = dataFieldOf(error.instancePath)
     if (!byField.has(field)) byField.set(field, error.message)
   }
   reject([...byField].map(([field, message]) => ({ field, message })))

@@ -94,6 +94,12 @@ async function judge(limiter: Limiter, req: FastifyRequest, log: FastifyBaseLogg
   }
 }
 
+/** Answer a refused message's acknowledgement, if it asked for one. */
+function refuseMessage(packet: unknown[], retryAfterMs: number): void {
+  const ack = packet.at(-1)
+  if (typeof ack === 'function') ack(errorAck('RATE_LIMITED', 'Too many requests, slow down', { retryAfterMs }))
+}
+
 export interface RateLimits {
   /**
    * The connection limit on a server the plugin owns: every engine.io session opened counts, at
@@ -134,6 +140,18 @@ export async function createRateLimits(
   const refuse = (next: Next, retryAfterMs: number): void =>
     next(handshakeError('RATE_LIMITED', { retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) }))
 
+  /** A message's check, with its request-like object made for it; it never rejects, so a socket's chain of checks never breaks. */
+  async function judgeMessage(socket: Socket, userId: string): Promise<RateLimitVerdict> {
+    let req: MessageRequest
+    try {
+      req = Object.assign(rateLimitRequest(socket.request, admissions.addressOf(socket.request), path, socket), { userId })
+    } catch (error) {
+      log.warn({ err: error, limit: 'message' }, 'rate-limit check failed: message let through')
+      return { ok: true }
+    }
+    return judge(messageLimiter, req, log, 'message')
+  }
+
   return {
     sessions: admissions.gate,
     handshake(socket, next) {
@@ -152,27 +170,23 @@ export async function createRateLimits(
       })
     },
     limitMessages(socket) {
-      const identity = identityOf(socket)
-      if (identity === undefined) return
-      const req: MessageRequest = Object.assign(rateLimitRequest(socket.request, admissions.addressOf(socket.request), path, socket), {
-        userId: identity.userId,
-      })
-      // Checks run one after another so that a socket's messages keep their order.
-      let queue: Promise<void> = Promise.resolve()
+      const { userId } = identityOf(socket) ?? {}
+      if (userId === undefined) return
+      // Checks run one after another so that a socket's messages keep their order. An idle socket
+      // keeps only this middleware and two variables: the chain of checks exists while messages
+      // wait, and the request-like object is made per message (at most `message.max` a window).
+      let queue: Promise<void> | undefined
       let pending = 0
       socket.use((packet, next) => {
-        const refuse = (retryAfterMs: number): void => {
-          const ack = packet.at(-1)
-          if (typeof ack === 'function') ack(errorAck('RATE_LIMITED', 'Too many requests, slow down', { retryAfterMs }))
-        }
-        if (pending >= MAX_PENDING_CHECKS) return refuse(STORE_TIMEOUT_MS)
+        if (pending >= MAX_PENDING_CHECKS) return refuseMessage(packet, STORE_TIMEOUT_MS)
         pending++
-        queue = queue.then(async () => {
-          const verdict = await judge(messageLimiter, req, log, 'message')
-          pending--
+        queue = (queue ?? Promise.resolve()).then(async () => {
+          const verdict = await judgeMessage(socket, userId)
+          // The last check waiting: let the chain go, so that nothing is held until the next message.
+          if (--pending === 0) queue = undefined
           if (verdict.ok) return next()
-          log.debug({ userId: identity.userId }, 'message refused: rate limited')
-          refuse(verdict.retryAfterMs)
+          log.debug({ userId }, 'message refused: rate limited')
+          refuseMessage(packet, verdict.retryAfterMs)
         })
       })
     },

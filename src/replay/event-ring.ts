@@ -3,12 +3,13 @@ import type { RecordedAgentEvent } from '../schemas/index.ts'
 /**
  * The retained tail of one workflow's events: a fixed-capacity circular buffer, so that
  * appending to a full buffer drops the oldest entry in O(1). Events and their recording times
- * sit in parallel arrays that grow up to `capacity` as needed (a quiet workflow costs little), so
- * an append allocates no entry object.
+ * sit in parallel arrays that grow up to `capacity` as needed, so an append allocates no entry
+ * object; both are made on the first push, so a workflow that is followed but has no event yet
+ * costs only this object.
  */
 export class EventRing {
-  readonly #events: (RecordedAgentEvent | undefined)[] = []
-  readonly #recordedAt: number[] = []
+  #events: (RecordedAgentEvent | undefined)[] | undefined
+  #recordedAt: number[] | undefined
   #head = 0
   #size = 0
 
@@ -20,23 +21,28 @@ export class EventRing {
 
   /** `seq` of the oldest retained event, or `undefined` when empty. */
   get firstSeq(): number | undefined {
-    return this.#size === 0 ? undefined : this.#events[this.#head]?.seq
+    return this.#size === 0 ? undefined : this.#events?.[this.#head]?.seq
   }
 
   push(event: RecordedAgentEvent, recordedAt: number): void {
     if (this.capacity === 0) return
+    const events = (this.#events ??= [])
+    const times = (this.#recordedAt ??= [])
     const tail = (this.#head + this.#size) % this.capacity
-    this.#events[tail] = event
-    this.#recordedAt[tail] = recordedAt
+    events[tail] = event
+    times[tail] = recordedAt
     if (this.#size < this.capacity) this.#size++
     else this.#head = (this.#head + 1) % this.capacity
   }
 
   /** Drop entries recorded before `cutoff` (they are in age order). */
   dropOlderThan(cutoff: number): void {
+    const events = this.#events
+    const recordedAt = this.#recordedAt
+    if (events === undefined || recordedAt === undefined) return
     while (this.#size > 0) {
-      if ((this.#recordedAt[this.#head] as number) >= cutoff) return
-      this.#events[this.#head] = undefined
+      if ((recordedAt[this.#head] as number) >= cutoff) return
+      events[this.#head] = undefined
       this.#head = (this.#head + 1) % this.capacity
       this.#size--
     }
@@ -45,12 +51,13 @@ export class EventRing {
   /** Up to `limit` events with `seq > afterSeq`, oldest first. Seqs are contiguous, so no search. */
   after(afterSeq: number, limit: number): RecordedAgentEvent[] {
     const first = this.firstSeq
-    if (first === undefined) return []
+    const events = this.#events
+    if (first === undefined || events === undefined) return []
     const skip = Math.max(0, afterSeq - first + 1)
     const count = Math.min(limit, this.#size - skip)
     const out: RecordedAgentEvent[] = []
     for (let i = 0; i < count; i++) {
-      const event = this.#events[(this.#head + skip + i) % this.capacity]
+      const event = events[(this.#head + skip + i) % this.capacity]
       if (event !== undefined) out.push(event)
     }
     return out

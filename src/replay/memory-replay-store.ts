@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { RecordedAgentEvent } from '../schemas/index.ts'
 import { type Duration, durationToMs } from './duration.ts'
+import { newEventId } from './event-id.ts'
 import { EventRing } from './event-ring.ts'
 import type {
   RecordedEventWatcher,
@@ -26,8 +27,12 @@ export const MEMORY_STORE_DEFAULTS = Object.freeze({
 })
 
 interface WorkflowBuffer {
-  epoch: string
+  /** Which buffer of this store it is: its epoch is made from it when asked (see `epochOf`). */
+  life: number
+  /** `epochOf(this)`, made once the buffer has an event to tell watchers of. */
+  epoch: string | undefined
   lastSeq: number
+  /** On the store's clock (see `clock`). */
   lastWriteAt: number
   ring: EventRing
 }
@@ -62,8 +67,14 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
   const buffers = new Map<string, WorkflowBuffer>()
   const storeEpoch = randomBytes(6).toString('base64url')
   // Every buffer this store creates gets its own epoch, so a workflow that is forgotten and later
-  // used again starts a life that no client has seen before.
+  // used again starts a life that no client has seen before. The string is made when read, not
+  // kept: a subscribed workflow with no event yet costs its buffer and little more.
   let buffersCreated = 0
+  const epochOf = (buffer: WorkflowBuffer): string => `${storeEpoch}.${buffer.life.toString(36)}`
+  // Times are milliseconds since the store started: small integers, which V8 keeps inline in the
+  // buffers and rings, where milliseconds since 1970 would each be a boxed number.
+  const origin = Date.now()
+  const clock = (): number => Date.now() - origin
   let closed = false
   const watchers = new Set<RecordedEventWatcher>()
 
@@ -101,7 +112,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
   function bufferOf(workflowId: string, now: number): WorkflowBuffer {
     let buffer = live(workflowId, now)
     if (buffer !== undefined) return buffer
-    buffer = { epoch: `${storeEpoch}.${(buffersCreated++).toString(36)}`, lastSeq: 0, lastWriteAt: now, ring: new EventRing(maxEvents) }
+    buffer = { life: buffersCreated++, epoch: undefined, lastSeq: 0, lastWriteAt: now, ring: new EventRing(maxEvents) }
     buffers.set(workflowId, buffer)
     mostRecent = workflowId
     if (buffers.size > maxWorkflows) {
@@ -114,7 +125,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
   // Idle workflows are also swept on a timer, so memory is bounded even when nobody reads them.
   const sweepEveryMs = Math.min(ttlMs, 60_000)
   const sweeper = setInterval(() => {
-    const now = Date.now()
+    const now = clock()
     for (const [workflowId, buffer] of buffers) {
       if (isExpired(buffer, now)) forget(workflowId)
       else buffer.ring.dropOlderThan(now - ttlMs)
@@ -125,7 +136,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
   return {
     async append(event: UnrecordedAgentEvent): Promise<RecordedAgentEvent> {
       if (closed) throw new Error('memoryReplayStore is closed')
-      const now = Date.now()
+      const now = clock()
       const buffer = bufferOf(event.workflowId, now)
       buffer.lastSeq++
       buffer.lastWriteAt = now
@@ -136,13 +147,14 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
         data: event.data,
         timestamp: event.timestamp,
         seq: buffer.lastSeq,
-        id: randomUUID(),
+        id: newEventId(),
       } as RecordedAgentEvent
       buffer.ring.push(recorded, now)
       // Watchers hear the event before append resolves, as they would from a shared store.
+      const epoch = (buffer.epoch ??= epochOf(buffer))
       for (const watcher of watchers) {
         try {
-          watcher.onEvent(recorded, buffer.epoch)
+          watcher.onEvent(recorded, epoch)
         } catch (error) {
           watcher.onError(error as Error)
         }
@@ -159,12 +171,12 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
     },
 
     async read(workflowId: string, { afterSeq, limit }: ReplayReadOptions): Promise<ReplayRange> {
-      const buffer = bufferOf(workflowId, Date.now())
+      const buffer = bufferOf(workflowId, clock())
       const firstHeld = buffer.ring.firstSeq ?? buffer.lastSeq + 1
       return {
         events: buffer.ring.after(afterSeq, limit),
         lastSeq: buffer.lastSeq,
-        epoch: buffer.epoch,
+        epoch: buffer.epoch ?? epochOf(buffer),
         truncated: afterSeq < buffer.lastSeq && afterSeq < firstHeld - 1,
       }
     },
