@@ -47,13 +47,16 @@ export class WorkflowStream {
   #lastSeq: number | undefined
   /** The life of the workflow's buffer that `lastSeq` counts in. */
   #epoch: string | undefined
+  // The collections below are made when first needed: most streams never use them, and a stream
+  // exists for every workflow that somebody on this node follows.
   /** Lives already left behind: their events can still arrive late (another node) and are dropped. */
-  readonly #retiredEpochs = new Set<string>()
+  #retiredEpochs: Set<string> | undefined
   /** Events that arrived before their predecessor, by `seq`. */
-  readonly #ahead = new Map<number, RecordedAgentEvent>()
+  #ahead: Map<number, RecordedAgentEvent> | undefined
+  /** Subscribers catching up; dropped when the last one has joined the room. */
+  #listeners: Set<StreamListener> | undefined
   #gapTimer: NodeJS.Timeout | undefined
   #repairing: Promise<void> | undefined
-  readonly #listeners = new Set<StreamListener>()
   #closed = false
 
   constructor(
@@ -73,15 +76,16 @@ export class WorkflowStream {
 
   /** Sockets in the room on this node, plus subscribers catching up. */
   get followerCount(): number {
-    return (this.context.namespace.adapter.rooms.get(this.room)?.size ?? 0) + this.#listeners.size
+    return (this.context.namespace.adapter.rooms.get(this.room)?.size ?? 0) + (this.#listeners?.size ?? 0)
   }
 
   listen(listener: StreamListener): void {
-    this.#listeners.add(listener)
+    ;(this.#listeners ??= new Set()).add(listener)
   }
 
   unlisten(listener: StreamListener): void {
-    this.#listeners.delete(listener)
+    this.#listeners?.delete(listener)
+    if (this.#listeners?.size === 0) this.#listeners = undefined
   }
 
   /** One recorded event of this workflow and the epoch it belongs to. */
@@ -110,14 +114,15 @@ export class WorkflowStream {
    */
   adoptEpoch(epoch: string, keep?: string): boolean {
     if (this.#epoch === epoch) return true
-    if (this.#retiredEpochs.has(epoch)) return false
+    if (this.#retiredEpochs?.has(epoch) === true) return false
     const previous = this.#epoch
     this.#epoch = epoch
     if (previous === undefined) return true
-    this.#retiredEpochs.add(previous)
-    if (this.#retiredEpochs.size > RETIRED_EPOCHS_KEPT) {
-      const oldest = this.#retiredEpochs.values().next().value
-      if (oldest !== undefined) this.#retiredEpochs.delete(oldest)
+    const retired = (this.#retiredEpochs ??= new Set())
+    retired.add(previous)
+    if (retired.size > RETIRED_EPOCHS_KEPT) {
+      const oldest = retired.values().next().value
+      if (oldest !== undefined) retired.delete(oldest)
     }
     this.#restart(keep)
     return true
@@ -128,26 +133,29 @@ export class WorkflowStream {
     // `local`: with a cluster adapter each node delivers to its own sockets; one encoding per event.
     this.#toRoom ??= this.context.namespace.local.to(this.room)
     this.#toRoom.emit(WIRE_EVENT_NAMES[event.type], event)
-    for (const listener of this.#listeners) listener.onForward(event)
+    if (this.#listeners !== undefined) for (const listener of this.#listeners) listener.onForward(event)
   }
 
   #holdAhead(event: RecordedAgentEvent): void {
-    this.#ahead.set(event.seq, event)
+    const ahead = (this.#ahead ??= new Map())
+    ahead.set(event.seq, event)
     // A hole that keeps growing is not a reordering: repair it now rather than hold more.
-    if (this.#ahead.size >= MAX_AHEAD) return void this.repair()
+    if (ahead.size >= MAX_AHEAD) return void this.repair()
     this.#scheduleRepair()
   }
 
   #drainAhead(): void {
+    const ahead = this.#ahead
+    if (ahead === undefined) return
     let next: RecordedAgentEvent | undefined
-    while (this.#lastSeq !== undefined && (next = this.#ahead.get(this.#lastSeq + 1)) !== undefined) {
-      this.#ahead.delete(next.seq)
+    while (this.#lastSeq !== undefined && (next = ahead.get(this.#lastSeq + 1)) !== undefined) {
+      ahead.delete(next.seq)
       this.#forward(next)
     }
-    if (this.#ahead.size === 0 && this.#gapTimer !== undefined) {
-      clearTimeout(this.#gapTimer)
-      this.#gapTimer = undefined
-    }
+    if (ahead.size > 0) return
+    this.#ahead = undefined
+    clearTimeout(this.#gapTimer)
+    this.#gapTimer = undefined
   }
 
   #scheduleRepair(): void {
@@ -189,12 +197,14 @@ export class WorkflowStream {
       // than skip them. Nothing new is recorded meanwhile, so the held events do not pile up.
       return this.#scheduleRepair()
     }
-    if (this.#ahead.size > 0 && this.#lastSeq === from) {
-      const lowest = Math.min(...this.#ahead.keys())
+    const ahead = this.#ahead
+    if (ahead === undefined) return
+    if (this.#lastSeq === from) {
+      const lowest = Math.min(...ahead.keys())
       this.context.log.warn({ workflowId: this.workflowId, missing: lowest - from - 1 }, 'skipping events lost before delivery')
       this.#lastSeq = lowest - 1
       this.#drainAhead()
-    } else if (this.#ahead.size > 0) {
+    } else {
       this.#scheduleRepair()
     }
   }
@@ -207,15 +217,15 @@ export class WorkflowStream {
    */
   #restart(keep?: string): void {
     this.#lastSeq = undefined
-    this.#ahead.clear()
+    this.#ahead = undefined
     clearTimeout(this.#gapTimer)
     this.#gapTimer = undefined
     const { namespace, log } = this.context
     const followers = new Set(namespace.adapter.rooms.get(this.room) ?? [])
-    for (const listener of [...this.#listeners]) {
+    for (const listener of [...(this.#listeners ?? [])]) {
       if (listener.socketId === keep) continue
       followers.add(listener.socketId)
-      this.#listeners.delete(listener)
+      this.unlisten(listener)
       listener.onRestart()
     }
     if (keep !== undefined) followers.delete(keep)
@@ -234,7 +244,7 @@ export class WorkflowStream {
     this.#closed = true
     clearTimeout(this.#gapTimer)
     this.#gapTimer = undefined
-    this.#ahead.clear()
-    this.#listeners.clear()
+    this.#ahead = undefined
+    this.#listeners = undefined
   }
 }

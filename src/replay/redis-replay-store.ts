@@ -1,7 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { RecordedAgentEvent } from '../schemas/index.ts'
 import { type Duration, durationToMs } from './duration.ts'
 import { withTimeout } from '../with-timeout.ts'
+import { newEventId } from './event-id.ts'
 import { APPEND, READ, type RedisScript } from './redis-scripts.ts'
 import type {
   RecordedEventWatcher,
@@ -180,7 +181,7 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
 
   return {
     async append(event: UnrecordedAgentEvent): Promise<RecordedAgentEvent> {
-      const id = randomUUID()
+      const id = newEventId()
       const json = JSON.stringify(event)
       const reply = (await run(APPEND, keysOf(event.workflowId), [
         newEpoch(), ttl, maxEvents, json.slice(0, -1), JSON.stringify(id), channel, origin,
