@@ -3,7 +3,7 @@ import type { Socket } from 'socket.io'
 import { isAuthorized } from './authorization.ts'
 import { type Ack, compileRequestCheck, errorAck, splitArguments } from './client-requests.ts'
 import { CatchUp, type CatchUpContext, SubscriptionCancelled } from './delivery/catch-up.ts'
-import type { WorkflowStream } from './delivery/workflow-stream.ts'
+import { WorkflowStream } from './delivery/workflow-stream.ts'
 import type { WorkflowStreams } from './delivery/workflow-streams.ts'
 import type { ResolvedOptions } from './options.ts'
 import { SubscribeRequest, UnsubscribeRequest } from './schemas/index.ts'
@@ -20,11 +20,13 @@ export interface SubscriptionContext {
   log: FastifyBaseLogger
 }
 
-/** One workflow that a socket follows: authorizing (no stream yet), catching up, or live. */
-class Subscription {
-  stream: WorkflowStream | undefined
+/** A subscription on its way: being authorized (no catch-up yet), then catching up. */
+interface PendingSubscription {
   catchUp: CatchUp | undefined
 }
+
+/** What a socket's entry for one workflow holds: the subscription on its way, or, once live, the workflow's stream. */
+type Entry = PendingSubscription | WorkflowStream
 
 /**
  * The one owner of the workflows a socket follows: subscribe (limits, authorization, catch-up),
@@ -33,7 +35,7 @@ class Subscription {
  * unsubscribe (or a disconnect) during authorization or catch-up cancels it.
  */
 export class SocketSubscriptions {
-  readonly #entries = new Map<string, Subscription>()
+  readonly #entries = new Map<string, Entry>()
 
   constructor(
     private readonly socket: Socket,
@@ -52,8 +54,8 @@ export class SocketSubscriptions {
     if (this.#entries.size >= options.maxSubscriptions) {
       return ack(errorAck('TOO_MANY_SUBSCRIPTIONS', `At most ${options.maxSubscriptions} workflows per connection`))
     }
-    const subscription = new Subscription()
-    this.#entries.set(workflowId, subscription)
+    const pending: PendingSubscription = { catchUp: undefined }
+    this.#entries.set(workflowId, pending)
     const socket = this.socket
     let stream: WorkflowStream | undefined
     try {
@@ -66,18 +68,20 @@ export class SocketSubscriptions {
           options.authorizeTimeout,
           log,
         ))
-      if (this.#entries.get(workflowId) !== subscription || socket.disconnected) throw new SubscriptionCancelled()
+      if (this.#entries.get(workflowId) !== pending || socket.disconnected) throw new SubscriptionCancelled()
       if (!allowed) {
         this.#entries.delete(workflowId)
         return ack(errorAck('FORBIDDEN', 'Not allowed to follow this workflow'))
       }
-      stream = subscription.stream = streams.acquire(workflowId)
-      const catchUp = (subscription.catchUp = new CatchUp(socket, stream, this.context.catchUp))
-      const outcome = await catchUp.run({ afterSeq, epoch })
-      subscription.catchUp = undefined
+      stream = streams.acquire(workflowId)
+      pending.catchUp = new CatchUp(socket, stream, this.context.catchUp)
+      const outcome = await pending.catchUp.run({ afterSeq, epoch })
+      // The socket joined the room in the tick that `run` returned; no client message has been
+      // handled since, so the entry is still this subscription's.
+      this.#entries.set(workflowId, stream)
       ack({ ok: true, workflowId, ...outcome })
     } catch (error) {
-      this.#end(workflowId, subscription)
+      this.#end(workflowId, pending)
       // The catch-up has stopped listening to the stream now: let the stream go if nobody else follows it.
       if (stream !== undefined) streams.release(stream)
       if (error instanceof SubscriptionCancelled) {
@@ -90,28 +94,27 @@ export class SocketSubscriptions {
 
   unsubscribe(payload: unknown, ack: Ack): void {
     if (!isUnsubscribeRequest(payload)) return ack(errorAck('INVALID_REQUEST', 'Expected { workflowId }'))
-    const subscription = this.#entries.get(payload.workflowId)
-    if (subscription !== undefined) this.#end(payload.workflowId, subscription)
+    const entry = this.#entries.get(payload.workflowId)
+    if (entry !== undefined) this.#end(payload.workflowId, entry)
     ack({ ok: true })
   }
 
   /** The socket disconnected: Socket.IO has already taken it out of its rooms. */
   close(): void {
-    for (const [workflowId, subscription] of this.#entries) this.#end(workflowId, subscription)
+    for (const [workflowId, entry] of this.#entries) this.#end(workflowId, entry)
   }
 
   /** Undo one subscription, whatever its state; a second call for the same one does nothing. */
-  #end(workflowId: string, subscription: Subscription): void {
-    if (this.#entries.get(workflowId) !== subscription) return
+  #end(workflowId: string, entry: Entry): void {
+    if (this.#entries.get(workflowId) !== entry) return
     this.#entries.delete(workflowId)
-    const { stream, catchUp } = subscription
-    subscription.stream = undefined
-    subscription.catchUp = undefined
+    if (entry instanceof WorkflowStream) {
+      void this.socket.leave(entry.room)
+      this.context.streams.release(entry)
+      return
+    }
     // A catch-up still running ends in `subscribe`, which then releases the stream.
-    if (catchUp !== undefined) return catchUp.cancel()
-    if (stream === undefined) return
-    void this.socket.leave(stream.room)
-    this.context.streams.release(stream)
+    entry.catchUp?.cancel()
   }
 }
 

@@ -104,6 +104,36 @@ function followPollAnswers(socket: Socket, conn: EngineConnection): PollAnswer |
   return pollAnswers.get(conn)
 }
 
+/** What `queuedBytes` has counted of one connection's queue so far. */
+interface QueueTally {
+  queue: EnginePacket[]
+  counted: number
+  bytes: number
+}
+const tallies = new WeakMap<EngineConnection, QueueTally>()
+
+/**
+ * Bytes of the packets in engine.io's queue. A replay asks after every event it writes while the
+ * queue grows by one packet each time, so the packets already counted are not counted again:
+ * engine.io only appends to its queue, and replaces it with a new array when it flushes. An empty
+ * queue keeps no tally, so an idle connection costs nothing here.
+ */
+function queuedBytes(conn: EngineConnection): number {
+  const queue = conn.writeBuffer
+  if (queue.length === 0) {
+    tallies.delete(conn)
+    return 0
+  }
+  let tally = tallies.get(conn)
+  if (tally === undefined || tally.queue !== queue || tally.counted > queue.length) {
+    tally = { queue, counted: 0, bytes: 0 }
+    tallies.set(conn, tally)
+  }
+  for (let index = tally.counted; index < queue.length; index++) tally.bytes += packetBytes(queue[index] as EnginePacket)
+  tally.counted = queue.length
+  return tally.bytes
+}
+
 /**
  * Bytes that the socket's transport has not yet handed to the peer: the packets queued in
  * engine.io, plus what the websocket holds above the TCP socket's kernel buffer (`ws`
@@ -113,8 +143,7 @@ function followPollAnswers(socket: Socket, conn: EngineConnection): PollAnswer |
  */
 export function unsentBytes(socket: Socket): number {
   const conn = connectionOf(socket)
-  let bytes = 0
-  for (const packet of conn.writeBuffer) bytes += packetBytes(packet)
+  let bytes = queuedBytes(conn)
   const { transport } = conn
   if (transport.name === 'websocket') {
     bytes += transport.socket?.bufferedAmount ?? 0
@@ -229,6 +258,7 @@ export function closeTransport(socket: Socket): boolean {
   const conn = connectionOf(socket)
   if (conn.readyState !== 'open') return false
   conn.writeBuffer.length = 0
+  tallies.delete(conn)
   const { transport } = conn
   if (transport.name === 'websocket') {
     conn.close(true)
