@@ -86,13 +86,25 @@ export function attachSocketServer(
  * timer is set before Socket.IO's own (a listener put first), so with the same delay it runs first.
  */
 function dropSessionsThatJoinNothing(io: Server, name: string, connectTimeoutMs: number): void {
+  // Shared functions and no entry left once a session has joined: a connection keeps nothing here.
   const pending = new WeakMap<EngineSession, NodeJS.Timeout>()
+  const drop = (session: EngineSession): void => session.close(true)
+  function settle(session: EngineSession): void {
+    clearTimeout(pending.get(session))
+    pending.delete(session)
+  }
+  function onClose(this: EngineSession): void {
+    settle(this)
+  }
   io.engine.prependListener('connection', (session: EngineSession) => {
-    const timer = setTimeout(() => session.close(true), connectTimeoutMs)
-    pending.set(session, timer)
-    session.once('close', () => clearTimeout(timer))
+    pending.set(session, setTimeout(drop, connectTimeoutMs, session))
+    session.once('close', onClose)
   })
-  io.of(name).on('connection', (socket) => clearTimeout(pending.get(socket.conn)))
+  io.of(name).on('connection', (socket) => {
+    const session = socket.conn as unknown as EngineSession
+    settle(session)
+    session.off('close', onClose)
+  })
 }
 
 /**
