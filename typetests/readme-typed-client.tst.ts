@@ -2,7 +2,8 @@
 // (test/readme-typed-client.test.ts checks that the two stay the same).
 import { expect, test } from 'tstyche'
 
-declare const url: string
+declare const apiUrl: string
+declare function getToken(): string
 declare const workflowId: string
 declare const afterSeq: number
 declare let lastSeq: number
@@ -12,7 +13,10 @@ declare function retryIn(ms: number): void
 import { io, type Socket } from 'socket.io-client'
 import type { ClientToServerEvents, ServerToClientEvents } from 'fastify-agent-events/schemas'
 
-const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, { path: '/ws' })
+const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(apiUrl, {
+  path: '/ws',
+  auth: (cb) => cb({ token: getToken() }),
+})
 const ack = await socket.emitWithAck('agent:subscribe', { workflowId, afterSeq }) // SubscribeAck
 if (ack.ok) lastSeq = ack.lastSeq
 else if (ack.error.code === 'RATE_LIMITED') retryIn(ack.error.retryAfterMs)
