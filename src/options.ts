@@ -227,14 +227,19 @@ function isOrigin(value: string): boolean {
   }
 }
 
+/** A duration option in milliseconds: a number of ms or a string such as `'1 minute'`; `example` shows the form in the error. */
+function durationOption(value: unknown, option: string, fallback: Duration, example: string): number {
+  const given = value ?? fallback
+  const ms = typeof given === 'number' || typeof given === 'string' ? durationToMs(given) : undefined
+  if (ms === undefined) fail(option, `must be milliseconds or a duration such as "${example}"`)
+  return ms
+}
+
 function resolveRateLimitRule(value: unknown, option: string, fallback: RateLimitRule): ResolvedRateLimitRule {
   const rule = value === undefined ? fallback : value
   if (!isPlainObject(rule)) fail(option, 'must be an object { max, timeWindow }')
   const max = positiveInteger(rule.max, `${option}.max`, fallback.max)
-  const timeWindow = rule.timeWindow ?? fallback.timeWindow
-  const timeWindowMs =
-    typeof timeWindow === 'number' || typeof timeWindow === 'string' ? durationToMs(timeWindow) : undefined
-  if (timeWindowMs === undefined) fail(`${option}.timeWindow`, 'must be milliseconds or a duration such as "1 minute"')
+  const timeWindowMs = durationOption(rule.timeWindow, `${option}.timeWindow`, fallback.timeWindow, '1 minute')
   return { max, timeWindowMs }
 }
 
@@ -285,10 +290,9 @@ function resolveReplay(value: unknown): Pick<ResolvedOptions, 'replayEnabled' | 
   }
   const maxEvents = positiveInteger(replay.maxEvents, 'replay.maxEvents', MEMORY_STORE_DEFAULTS.maxEvents)
   const maxWorkflows = positiveInteger(replay.maxWorkflows, 'replay.maxWorkflows', MEMORY_STORE_DEFAULTS.maxWorkflows)
-  const ttl = replay.ttl ?? MEMORY_STORE_DEFAULTS.ttl
-  if ((typeof ttl !== 'number' && typeof ttl !== 'string') || durationToMs(ttl) === undefined) {
-    fail('replay.ttl', 'must be milliseconds or a duration such as "1 hour"')
-  }
+  // Checked here, so that a bad ttl fails as an option; the store keeps the form it was given.
+  durationOption(replay.ttl, 'replay.ttl', MEMORY_STORE_DEFAULTS.ttl, '1 hour')
+  const ttl = (replay.ttl ?? MEMORY_STORE_DEFAULTS.ttl) as Duration
   return { replayEnabled: true, store: memoryReplayStore({ maxEvents, ttl, maxWorkflows }), ownsStore: true }
 }
 
@@ -330,10 +334,7 @@ function resolveFlowControl(options: Record<string, unknown>): Pick<ResolvedOpti
   // Whichever of the two is given alone moves the other's default, so that one event always fits.
   const maxEventBytes = givenEvent ?? Math.min(DEFAULTS.maxEventBytes, givenBuffered ?? DEFAULTS.maxBufferedBytes)
   const maxBufferedBytes = givenBuffered ?? Math.max(DEFAULTS.maxBufferedBytes, maxEventBytes)
-  const timeout = options.slowConsumerTimeout ?? DEFAULTS.slowConsumerTimeout
-  const slowConsumerTimeoutMs =
-    typeof timeout === 'number' || typeof timeout === 'string' ? durationToMs(timeout) : undefined
-  if (slowConsumerTimeoutMs === undefined) fail('slowConsumerTimeout', 'must be milliseconds or a duration such as "5 seconds"')
+  const slowConsumerTimeoutMs = durationOption(options.slowConsumerTimeout, 'slowConsumerTimeout', DEFAULTS.slowConsumerTimeout, '5 seconds')
   return { maxBufferedBytes, slowConsumerTimeoutMs, maxEventBytes }
 }
 
