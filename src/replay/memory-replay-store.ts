@@ -3,12 +3,13 @@ import type { RecordedAgentEvent } from '../schemas/index.ts'
 import { type Duration, durationToMs } from './duration.ts'
 import { newEventId } from './event-id.ts'
 import { EventRing } from './event-ring.ts'
-import type {
-  RecordedEventWatcher,
-  ReplayRange,
-  ReplayReadOptions,
-  ReplayStore,
-  UnrecordedAgentEvent,
+import {
+  tellWatchers,
+  type RecordedEventWatcher,
+  type ReplayRange,
+  type ReplayReadOptions,
+  type ReplayStore,
+  type UnrecordedAgentEvent,
 } from './replay-store.ts'
 
 export interface MemoryReplayStoreOptions {
@@ -67,8 +68,9 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
   const buffers = new Map<string, WorkflowBuffer>()
   const storeEpoch = randomBytes(6).toString('base64url')
   // Every buffer this store creates gets its own epoch, so a workflow that is forgotten and later
-  // used again starts a life that no client has seen before. The string is made when read, not
-  // kept: a subscribed workflow with no event yet costs its buffer and little more.
+  // used again starts a life that no client has seen before. The string is kept only once the
+  // buffer has an event (reads make it afresh): a subscribed workflow with no event yet costs its
+  // buffer and little more.
   let buffersCreated = 0
   const epochOf = (buffer: WorkflowBuffer): string => `${storeEpoch}.${buffer.life.toString(36)}`
   // Times are milliseconds since the store started: small integers, which V8 keeps inline in the
@@ -151,14 +153,7 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Memor
       } as RecordedAgentEvent
       buffer.ring.push(recorded, now)
       // Watchers hear the event before append resolves, as they would from a shared store.
-      const epoch = (buffer.epoch ??= epochOf(buffer))
-      for (const watcher of watchers) {
-        try {
-          watcher.onEvent(recorded, epoch)
-        } catch (error) {
-          watcher.onError(error as Error)
-        }
-      }
+      tellWatchers(watchers, recorded, (buffer.epoch ??= epochOf(buffer)))
       return recorded
     },
 

@@ -4,12 +4,13 @@ import { type Duration, durationToMs } from './duration.ts'
 import { withTimeout } from '../with-timeout.ts'
 import { newEventId } from './event-id.ts'
 import { APPEND, READ, type RedisScript } from './redis-scripts.ts'
-import type {
-  RecordedEventWatcher,
-  ReplayRange,
-  ReplayReadOptions,
-  ReplayStore,
-  UnrecordedAgentEvent,
+import {
+  tellWatchers,
+  type RecordedEventWatcher,
+  type ReplayRange,
+  type ReplayReadOptions,
+  type ReplayStore,
+  type UnrecordedAgentEvent,
 } from './replay-store.ts'
 
 /**
@@ -121,16 +122,6 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
     })
   }
 
-  function notify(event: RecordedAgentEvent, epoch: string): void {
-    for (const watcher of watchers) {
-      try {
-        watcher.onEvent(event, epoch)
-      } catch (error) {
-        watcher.onError(error as Error)
-      }
-    }
-  }
-
   function onMessage(_channel: string, message: string): void {
     if (message.startsWith(`${origin}\n`)) return
     const originEnd = message.indexOf('\n')
@@ -143,7 +134,7 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
       for (const watcher of watchers) watcher.onError(error as Error)
       return
     }
-    notify(event, message.slice(originEnd + 1, epochEnd))
+    tellWatchers(watchers, event, message.slice(originEnd + 1, epochEnd))
   }
 
   function startSubscriber(): void {
@@ -187,7 +178,7 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
         newEpoch(), ttl, maxEvents, json.slice(0, -1), JSON.stringify(id), channel, origin,
       ])) as [number, string]
       const recorded = { ...event, seq: Number(reply[0]), id } as RecordedAgentEvent
-      notify(recorded, String(reply[1]))
+      tellWatchers(watchers, recorded, String(reply[1]))
       return recorded
     },
 

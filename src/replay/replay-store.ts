@@ -58,3 +58,17 @@ export interface ReplayStore {
   /** Release timers and connections that the store itself opened. */
   close(): Promise<void>
 }
+
+/**
+ * Hand one recorded event to every watcher of a store; a watcher that throws is told through its
+ * `onError` and the others still hear the event. For store implementations.
+ */
+export function tellWatchers(watchers: Iterable<RecordedEventWatcher>, event: RecordedAgentEvent, epoch: string): void {
+  for (const watcher of watchers) {
+    try {
+      watcher.onEvent(event, epoch)
+    } catch (error) {
+      watcher.onError(error as Error)
+    }
+  }
+}
