@@ -37,10 +37,15 @@ export type {
 export {
   redisReplayStore,
   REDIS_STORE_DEFAULTS,
-  type RedisCommandClient,
   type RedisReplayStoreOptions,
-  type RedisSubscriberClient,
 } from './replay/redis-replay-store.ts'
+export type {
+  NodeRedisCommandClient,
+  NodeRedisEvalOptions,
+  NodeRedisSubscriberClient,
+  RedisCommandClient,
+  RedisSubscriberClient,
+} from './replay/redis-client.ts'
 export {
   memoryReplayStore,
   MEMORY_STORE_DEFAULTS,

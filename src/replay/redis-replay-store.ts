@@ -5,6 +5,12 @@ import { withTimeout } from '../with-timeout.ts'
 import { newEventId } from './event-id.ts'
 import { APPEND, READ, type RedisScript } from './redis-scripts.ts'
 import {
+  type NodeRedisCommandClient,
+  type RedisCommandClient,
+  type StoreRedis,
+  storeRedis,
+} from './redis-client.ts'
+import {
   tellWatchers,
   type RecordedEventWatcher,
   type ReplayRange,
@@ -13,32 +19,13 @@ import {
   type UnrecordedAgentEvent,
 } from './replay-store.ts'
 
-/**
- * The part of an `ioredis` client (`Redis` or `Cluster`) that the store uses. Declared here, so
- * that the package's types do not require `ioredis` where it is not installed.
- */
-export interface RedisCommandClient {
-  /** ioredis connection status: `'ready'` when commands run now. */
-  readonly status: string
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
-  /** A new connection with the same options, for the pub/sub subscriber. */
-  duplicate(): RedisSubscriberClient
-}
-
-/** The part of an `ioredis` connection in subscriber mode that the store uses. */
-export interface RedisSubscriberClient {
-  subscribe(channel: string): Promise<unknown>
-  on(event: 'message', listener: (channel: string, message: string) => void): unknown
-  on(event: 'error', listener: (error: Error) => void): unknown
-  on(event: 'ready', listener: () => void): unknown
-  quit(): Promise<unknown>
-  disconnect(): void
-}
-
 export interface RedisReplayStoreOptions {
-  /** An `ioredis` client. The store never closes it; it closes only the subscriber it duplicates from it. */
-  client: RedisCommandClient
+  /**
+   * An ioredis 5 or 6 client (`Redis` or `Cluster`) or a connected node-redis 5+ client
+   * (`createClient()` or `createCluster()`). The store never closes it; it closes only the
+   * subscriber it duplicates from it.
+   */
+  client: RedisCommandClient | NodeRedisCommandClient
   /** Prefix of every key and of the pub/sub channel. Default `'agent-events:'`. */
   keyPrefix?: string
   /** Events kept per workflow; the oldest go first. 0 keeps none (sequence numbers only). Default 1000. */
@@ -56,9 +43,6 @@ export const REDIS_STORE_DEFAULTS = Object.freeze({
   timeout: 2000,
 })
 
-/** Statuses of an ioredis connection in which a command would wait in the offline queue. */
-const NOT_CONNECTED: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end'])
-
 /**
  * A replay store in Redis, shared by every node that uses the same Redis and `keyPrefix`.
  *
@@ -73,13 +57,11 @@ const NOT_CONNECTED: ReadonlySet<string> = new Set(['reconnecting', 'close', 'en
  */
 export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore {
   if (typeof options !== 'object' || options === null) throw new TypeError('redisReplayStore: options { client } are required')
-  const { client } = options
-  if (
-    typeof client !== 'object' || client === null ||
-    typeof client.evalsha !== 'function' || typeof client.eval !== 'function' || typeof client.duplicate !== 'function'
-  ) {
-    throw new TypeError('redisReplayStore: client must be an ioredis client (new Redis(...))')
+  const adapted = storeRedis(options.client)
+  if (adapted === undefined) {
+    throw new TypeError('redisReplayStore: client must be an ioredis client (new Redis(...), new Cluster(...)) or a node-redis one (createClient(), createCluster())')
   }
+  const redis: StoreRedis = adapted
   const keyPrefix = options.keyPrefix ?? REDIS_STORE_DEFAULTS.keyPrefix
   const maxEvents = options.maxEvents ?? REDIS_STORE_DEFAULTS.maxEvents
   const ttlMs = durationToMs(options.ttl ?? REDIS_STORE_DEFAULTS.ttl)
@@ -94,7 +76,7 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
   // Names this store instance in what it publishes, so it skips its own events on the way back.
   const origin = randomBytes(9).toString('base64url')
   const watchers = new Set<RecordedEventWatcher>()
-  let subscriber: RedisSubscriberClient | undefined
+  let subscriber: ReturnType<StoreRedis['subscribe']> | undefined
   let closed = false
 
   const keysOf = (workflowId: string): [string, string] => [
@@ -103,26 +85,31 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
   ]
   const newEpoch = (): string => randomBytes(9).toString('base64url')
 
-  async function run(script: RedisScript, keys: [string, string], args: (string | number)[]): Promise<unknown> {
+  async function run(script: RedisScript, keys: [string, string], values: (string | number)[]): Promise<unknown[]> {
     if (closed) throw new Error('redisReplayStore is closed')
-    // While ioredis reconnects, a command would wait in its offline queue and could run long after
-    // the emitter gave up on it: fail now instead.
-    if (NOT_CONNECTED.has(client.status)) throw new Error(`redisReplayStore: Redis is not connected (${client.status})`)
-    const call = async (): Promise<unknown> => {
+    // While the client reconnects, a command would wait in its offline queue and could run long
+    // after the emitter gave up on it: fail now instead.
+    const notReady = redis.notReady()
+    if (notReady !== undefined) throw new Error(`redisReplayStore: Redis is not connected (${notReady})`)
+    const args = values.map(String)
+    const call = async (): Promise<unknown[]> => {
+      let reply: unknown
       try {
-        return await client.evalsha(script.sha, 2, ...keys, ...args)
+        reply = await redis.evalsha(script.sha, keys, args)
       } catch (error) {
-        // A restarted Redis has lost its script cache: EVAL sends the source and caches it again.
+        // A restarted Redis (or cluster master) has lost its script cache: EVAL sends the source and caches it again.
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
-        return await client.eval(script.source, 2, ...keys, ...args)
+        reply = await redis.eval(script.source, keys, args)
       }
+      if (!Array.isArray(reply)) throw new Error(`redisReplayStore: unexpected reply from Redis: ${typeof reply}`)
+      return reply as unknown[]
     }
     return await withTimeout(call(), timeoutMs, () => {
       throw new Error(`redisReplayStore: Redis did not answer within ${timeoutMs} ms`)
     })
   }
 
-  function onMessage(_channel: string, message: string): void {
+  function onMessage(message: string): void {
     if (message.startsWith(`${origin}\n`)) return
     const originEnd = message.indexOf('\n')
     const epochEnd = message.indexOf('\n', originEnd + 1)
@@ -138,36 +125,22 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
   }
 
   function startSubscriber(): void {
-    const connection = client.duplicate()
-    subscriber = connection
-    // ioredis retries with back-off and emits an error per failed attempt: report the first of each outage.
-    let reported = false
-    let connectedBefore = false
-    connection.on('error', (error) => {
-      if (reported) return
-      reported = true
-      for (const watcher of watchers) watcher.onError(error)
-    })
-    connection.on('ready', () => {
-      reported = false
-      // Messages published while this connection was down are lost: the watchers catch up from the lists.
-      if (connectedBefore) for (const watcher of watchers) watcher.onReconnect?.()
-      connectedBefore = true
-    })
-    connection.on('message', onMessage)
-    // ioredis subscribes again by itself after each reconnection.
-    connection.subscribe(channel).catch((error: Error) => {
-      for (const watcher of watchers) watcher.onError(error)
+    subscriber = redis.subscribe(channel, {
+      message: onMessage,
+      error(error) {
+        for (const watcher of watchers) watcher.onError(error)
+      },
+      reconnected() {
+        // Messages published while the subscription was down are lost: the watchers catch up from the lists.
+        for (const watcher of watchers) watcher.onReconnect?.()
+      },
     })
   }
 
   async function stopSubscriber(): Promise<void> {
     const connection = subscriber
     subscriber = undefined
-    if (connection === undefined) return
-    // QUIT waits for Redis; when Redis is unreachable, drop the connection instead.
-    await withTimeout(connection.quit().catch(() => {}), timeoutMs, () => undefined)
-    connection.disconnect()
+    await connection?.close(timeoutMs)
   }
 
   return {
@@ -176,18 +149,21 @@ export function redisReplayStore(options: RedisReplayStoreOptions): ReplayStore 
       const json = JSON.stringify(event)
       const reply = (await run(APPEND, keysOf(event.workflowId), [
         newEpoch(), ttl, maxEvents, json.slice(0, -1), JSON.stringify(id), channel, origin,
-      ])) as [number, string]
+      ]))
+      // Replies are read the same under RESP2 and RESP3, whichever library and type mapping: Lua
+      // integers may come as numbers or bigints, strings as strings or Buffers.
       const recorded = { ...event, seq: Number(reply[0]), id } as RecordedAgentEvent
       tellWatchers(watchers, recorded, String(reply[1]))
       return recorded
     },
 
     async read(workflowId: string, { afterSeq, limit }: ReplayReadOptions): Promise<ReplayRange> {
-      const reply = (await run(READ, keysOf(workflowId), [newEpoch(), ttl, afterSeq, limit])) as [number, string, number, string[]]
+      const reply = await run(READ, keysOf(workflowId), [newEpoch(), ttl, afterSeq, limit])
       const lastSeq = Number(reply[0])
       const firstHeld = Number(reply[2])
+      const held = Array.isArray(reply[3]) ? (reply[3] as unknown[]) : []
       return {
-        events: reply[3].map((json) => JSON.parse(json) as RecordedAgentEvent),
+        events: held.map((json) => JSON.parse(String(json)) as RecordedAgentEvent),
         lastSeq,
         epoch: String(reply[1]),
         truncated: afterSeq < lastSeq && afterSeq < firstHeld - 1,
