@@ -64,7 +64,32 @@ export function redisAvailable(t: Test): boolean {
   return false
 }
 
-async function freePort(): Promise<number> {
+/**
+ * Start `redis-server` with these arguments and resolve once it accepts connections (it says so
+ * on stdout); reject with its output if it exits first.
+ */
+export async function spawnRedisServer(args: string[], cwd?: string): Promise<ChildProcess> {
+  const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
+  let output = ''
+  proc.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString()
+      if (output.includes('Ready to accept connections')) {
+        proc.stdout?.off('data', onData)
+        proc.stdout?.resume()
+        proc.off('exit', onExit)
+        resolve()
+      }
+    }
+    const onExit = (code: number | null): void => reject(new Error(`redis-server exited with ${String(code)}: ${output}`))
+    proc.stdout?.on('data', onData)
+    proc.once('exit', onExit)
+  })
+  return proc
+}
+
+export async function freePort(): Promise<number> {
   const probe = createServer()
   probe.listen(0, '127.0.0.1')
   await once(probe, 'listening')
@@ -85,27 +110,7 @@ export async function startRedis(t: Teardown): Promise<RedisServer> {
   let child: ChildProcess | undefined
 
   async function start(): Promise<void> {
-    const proc = spawn('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] })
-    child = proc
-    let output = ''
-    proc.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    // redis-server says so on stdout once it accepts connections.
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString()
-        if (output.includes('Ready to accept connections')) {
-          proc.stdout?.off('data', onData)
-          proc.stdout?.resume()
-          proc.off('exit', onExit)
-          resolve()
-        }
-      }
-      const onExit = (code: number | null): void => reject(new Error(`redis-server exited with ${String(code)}: ${output}`))
-      proc.stdout?.on('data', onData)
-      proc.once('exit', onExit)
-    })
+    child = await spawnRedisServer(['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'])
   }
 
   async function stop(): Promise<void> {
