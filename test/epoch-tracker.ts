@@ -27,6 +27,8 @@ export class EpochTracker {
   readonly segments = new Map<string, EpochSegment[]>()
   readonly problems: string[] = []
   reconnections = 0
+  /** Subscriptions refused with a retryable error (the store unreachable); each time the client came back later. */
+  refusals = 0
   #socket: ClientSocket | undefined
   #abandon: (() => void) | undefined
   #closed = false
@@ -84,6 +86,7 @@ export class EpochTracker {
       }
       return
     }
+    let refused = false
     await Promise.all(
       this.workflowIds.map(async (workflowId) => {
         const segment = this.current(workflowId)
@@ -93,7 +96,16 @@ export class EpochTracker {
         if (this.#socket !== socket) return
         const early = beforeAck.get(workflowId) as number[]
         beforeAck.delete(workflowId)
-        if (!ack.ok) return void this.problems.push(`${this.name}/${workflowId}: subscribe refused ${JSON.stringify(ack)}`)
+        if (!ack.ok) {
+          // The server could not read the store (Redis away): try again soon, as a page would.
+          if ((ack as unknown as { error?: { code?: string } }).error?.code === 'INTERNAL') {
+            this.refusals++
+            refused = true
+            beforeAck.set(workflowId, early)
+            return
+          }
+          return void this.problems.push(`${this.name}/${workflowId}: subscribe refused ${JSON.stringify(ack)}`)
+        }
         if (segment.epoch !== undefined && ack.epoch !== segment.epoch) {
           if (!ack.truncated) this.problems.push(`${this.name}/${workflowId}: a new epoch without truncated: true`)
           ;(this.segments.get(workflowId) as EpochSegment[]).push({ epoch: ack.epoch, seqs: early, flaggedReset: true })
@@ -110,6 +122,10 @@ export class EpochTracker {
         void this.reconnect()
       }
     })
+    if (refused && this.#socket === socket) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      if (this.#socket === socket) await this.reconnect()
+    }
   }
 
   /**

@@ -102,6 +102,7 @@ export function clusterSuite(t: Test, flavour: RedisFlavour): void {
     t.ok(reconnections >= 40, 'clients did drop and come back on other nodes while events flowed')
     t.same(trackers.flatMap((tracker) => tracker.check(final)), [], `every client got 1..${perWorkflow} of each workflow exactly once, in order`)
     t.equal(trackers.reduce((sum, tracker) => sum + tracker.resets, 0), 0, 'no epoch changed')
+    t.equal(trackers.reduce((sum, tracker) => sum + tracker.refusals, 0), 0, 'no subscription was refused')
     for (const node of nodes) t.same(node.logs.filter((line) => (line.level as number) >= 50), [], 'no node logged an error')
   })
 
@@ -154,7 +155,7 @@ export function clusterSuite(t: Test, flavour: RedisFlavour): void {
       else t.notOk(changed, `${workflowId}, on a master that stayed, keeps its epoch`)
     }
     const flagged = trackers.reduce((sum, tracker) => sum + tracker.resets, 0)
-    t.comment(`${flagged} flagged resets`)
+    t.comment(`${flagged} flagged resets, ${trackers.reduce((sum, tracker) => sum + tracker.refusals, 0)} subscriptions refused (and retried) while the cluster was down`)
     t.ok(flagged >= CLIENTS, 'every client that followed a lost workflow was told of its reset')
   })
 }
