@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -56,6 +57,24 @@ export interface RedisClusterServer {
   client(t: Teardown, flavour: RedisFlavour, purpose: 'store' | 'adapter'): Promise<unknown>
 }
 
+function redisServerMajor(): number {
+  const version = /v=(\d+)\./.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout)
+  return Number(version?.[1] ?? 0)
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const probe = createServer()
+  try {
+    probe.listen(port, '127.0.0.1')
+    await once(probe, 'listening')
+    probe.close()
+    await once(probe, 'close')
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Cluster bus timeout: a killed master is marked failed after about this long. */
 const NODE_TIMEOUT_MS = 1000
 
@@ -63,10 +82,18 @@ export async function startRedisCluster(t: Teardown, masters = 3): Promise<Redis
   const dir = await mkdtemp(join(tmpdir(), 'agent-events-cluster-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const ports: number[] = []
-  const busPorts: number[] = []
-  for (let i = 0; i < masters; i++) {
-    ports.push(await freePort())
-    busPorts.push(await freePort())
+  const busPorts: (number | undefined)[] = []
+  // Redis 7 takes the cluster bus port as an option; before, it is always the port + 10000.
+  const ownBusPort = redisServerMajor() >= 7
+  while (ports.length < masters) {
+    const port = await freePort()
+    if (ownBusPort) {
+      ports.push(port)
+      busPorts.push(await freePort())
+    } else if (port + 10_000 <= 65_535 && await portIsFree(port + 10_000)) {
+      ports.push(port)
+      busPorts.push(undefined)
+    }
   }
   const children: (ChildProcess | undefined)[] = []
 
@@ -74,7 +101,8 @@ export async function startRedisCluster(t: Teardown, masters = 3): Promise<Redis
     const port = ports[index] as number
     children[index] = await spawnRedisServer([
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice',
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-port', String(busPorts[index]),
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+      ...(busPorts[index] === undefined ? [] : ['--cluster-port', String(busPorts[index])]),
       '--cluster-node-timeout', String(NODE_TIMEOUT_MS), '--dir', dir,
     ], dir)
   }
@@ -144,7 +172,9 @@ async function clusterClient(t: Teardown, ports: number[], flavour: RedisFlavour
   const create = flavour.major === 5 ? (createCluster5 as unknown as typeof createCluster) : createCluster
   const client = create({
     rootNodes: ports.map((port) => ({ url: `redis://127.0.0.1:${port}` })),
-    defaults: { socket: { reconnectStrategy: retryDelay, connectTimeout: 1000 } },
+    // As the README's recipe: the store's client keeps no offline queue, so that a command sent
+    // while a master is away fails now instead of being sent when it is back.
+    defaults: { socket: { reconnectStrategy: retryDelay, connectTimeout: 1000 }, ...(purpose === 'store' ? { disableOfflineQueue: true } : {}) },
     RESP: flavour.resp,
   })
   client.on('error', () => {})
