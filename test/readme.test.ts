@@ -11,7 +11,8 @@ import { CLIENT_ERROR_CODES, HANDSHAKE_ERROR_CODES, asyncapiDocument } from '../
 import { startServer } from './helpers.ts'
 import { type AssembledBlock, type ReadmeBlock, assemble, codeBlocks, runBlock } from './readme-blocks.ts'
 import { README_SECRET } from './readme-support.ts'
-import { IOREDIS_MAJORS, redisAvailable, startRedis } from './redis-server.ts'
+import { IOREDIS_MAJORS, NODE_REDIS_MAJORS, redisAvailable, startRedis } from './redis-server.ts'
+import { redisClusterAvailable, startRedisCluster } from './redis-cluster.ts'
 
 // The blocks are type-checked and each runs in a process of its own: on a busy machine that takes
 // longer than the default.
@@ -101,8 +102,12 @@ interface BlockRunner {
   epilogue: string
   /** What `report` must have been given (`t.match`). */
   expect: (result: unknown) => Record<string, unknown> | void
-  /** Run once per ioredis major against a real redis-server (`REDIS_URL`). */
-  redis?: boolean
+  /**
+   * Run against real Redis: once per ioredis major (`'ioredis'`) or node-redis major
+   * (`'node-redis'`) on a redis-server (`REDIS_URL`), or once on a 3-master Redis Cluster
+   * (`'cluster'`, `REDIS_CLUSTER_URLS`).
+   */
+  redis?: 'ioredis' | 'node-redis' | 'cluster'
 }
 
 const SUPPORT_IMPORT = "import * as readme from '$SUPPORT'"
@@ -113,6 +118,23 @@ const getToken = () => readmeServer.token('alice')
 const workflowId = 'wf-readme'`
 const DB_PRELUDE = `${SUPPORT_IMPORT}
 const db = { workflowOwner: async (workflowId: string) => (workflowId === 'wf-readme' ? 'alice' : 'bob') }`
+
+/** The multi-node recipes: a client subscribes, an event goes through Redis and back, the app closes. */
+const SEVERAL_NODES = {
+  prelude: DB_PRELUDE,
+  epilogue: `
+const readmeUrl = await readme.listen(app)
+const readmeClient = await readme.connect(readmeUrl, '/ws', app.jwt.sign({ sub: 'alice' }, { expiresIn: '1m' }))
+const readmeAck = await readmeClient.emitWithAck('agent:subscribe', { workflowId: 'wf-readme' })
+const readmeReceived = readme.next(readmeClient, 'agent:thought')
+const readmeSent = await app.agentEvents.emitThought('wf-readme', 'through Redis')
+const readmeGot = await readmeReceived
+const readmeShutdown = readme.next(readmeClient, 'server:shutdown')
+await app.close()
+await readmeShutdown
+readme.report({ ack: readmeAck, sent: readmeSent, got: readmeGot })`,
+  expect: (result: unknown) => ({ ack: { ok: true }, sent: { seq: 1 }, got: (result as { sent: unknown }).sent }),
+} satisfies Omit<BlockRunner, 'redis'>
 
 const RUNNERS: Record<string, BlockRunner> = {
   'Use #1': {
@@ -200,22 +222,9 @@ await app.close()
 readme.report({ history: readmeHistory.events.map((event) => event.seq), lastSeq: readmeHistory.lastSeq, ack: readmeAck, replayed: readmeReplayed, live: readmeLiveEvent })`,
     expect: () => ({ history: [2, 3], lastSeq: 3, ack: { ok: true, lastSeq: 3, replayed: 2, truncated: false }, replayed: [2, 3], live: { seq: 4, data: { content: 'four' } } }),
   },
-  'Running several nodes #1': {
-    redis: true,
-    prelude: DB_PRELUDE,
-    epilogue: `
-const readmeUrl = await readme.listen(app)
-const readmeClient = await readme.connect(readmeUrl, '/ws', app.jwt.sign({ sub: 'alice' }, { expiresIn: '1m' }))
-const readmeAck = await readmeClient.emitWithAck('agent:subscribe', { workflowId: 'wf-readme' })
-const readmeReceived = readme.next(readmeClient, 'agent:thought')
-const readmeSent = await app.agentEvents.emitThought('wf-readme', 'through Redis')
-const readmeGot = await readmeReceived
-const readmeShutdown = readme.next(readmeClient, 'server:shutdown')
-await app.close()
-await readmeShutdown
-readme.report({ ack: readmeAck, sent: readmeSent, got: readmeGot })`,
-    expect: (result) => ({ ack: { ok: true }, sent: { seq: 1 }, got: (result as { sent: unknown }).sent }),
-  },
+  'Running several nodes #1': { redis: 'ioredis', ...SEVERAL_NODES },
+  'Running several nodes #2': { redis: 'node-redis', ...SEVERAL_NODES },
+  'Running several nodes #3': { redis: 'cluster', ...SEVERAL_NODES },
   'Replay for frontend authors #1': {
     prelude: `${CLIENT_PRELUDE}
 const sessionStorage = readme.memoryStorage()
@@ -276,28 +285,56 @@ const assembledBlocks = await Promise.all(tsBlocks.filter((block) => RUNNERS[blo
 // Every run is started here, two at a time, beside the type-check (a process of its own): each
 // test then awaits its own run.
 const startRun = twoAtATime()
-const withRedis = assembledBlocks.some((assembled) => RUNNERS[assembled.block.key]?.redis === true) && redisAvailable(t)
+const withRedis = assembledBlocks.some((assembled) => RUNNERS[assembled.block.key]?.redis !== undefined) && redisAvailable(t)
+const withCluster = assembledBlocks.some((assembled) => RUNNERS[assembled.block.key]?.redis === 'cluster') && redisClusterAvailable(t)
+
+/**
+ * The block's file, written again in a directory of its own whose node_modules maps `name` to the
+ * `alias` devDependency (an older major), when there is one.
+ */
+async function withAlias(assembled: AssembledBlock, runner: BlockRunner, name: string, alias: string | undefined): Promise<string> {
+  if (alias === undefined) return assembled.file
+  const dir = join(work, alias)
+  const file = (await writeBlock(dir, assembled.block, runner)).file
+  await mkdir(join(dir, 'node_modules'), { recursive: true })
+  await symlink(join(root, 'node_modules', alias), join(dir, 'node_modules', name), 'dir').catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error
+  })
+  return file
+}
+
 const runs = assembledBlocks.flatMap((assembled) => {
   const runner = RUNNERS[assembled.block.key] as BlockRunner
   const name = `README.md:${assembled.block.line} ${assembled.block.key} runs`
-  if (runner.redis !== true) {
+  if (runner.redis === undefined) {
     return [{ name, runner, run: startRun(() => runBlock(root, assembled.file, { JWT_SECRET: README_SECRET })) }]
   }
+  if (runner.redis === 'cluster') {
+    if (!withCluster) return []
+    return [{
+      name: `${name} (node-redis 6, a real 3-master Redis Cluster)`,
+      runner,
+      run: startRun(async () => {
+        const cluster = await startRedisCluster(t)
+        const urls = cluster.ports.map((port) => `redis://127.0.0.1:${port}`).join(',')
+        return await runBlock(root, assembled.file, { JWT_SECRET: README_SECRET, REDIS_CLUSTER_URLS: urls })
+      }),
+    }]
+  }
   if (!withRedis) return []
-  // Once per ioredis major that the peer range accepts, each on its own redis-server. For 5, the
-  // block's `ioredis` resolves to the `ioredis-v5` alias through a node_modules of its own directory.
-  return IOREDIS_MAJORS.map((major) => ({
-    name: `${name} (ioredis ${major}, a real redis-server)`,
+  // Once per major that the peer range accepts, each on its own redis-server. For the older major,
+  // the block's import resolves to the alias devDependency (`ioredis-v5`, `redis-v5`) through a
+  // node_modules of its own directory.
+  const library = runner.redis
+  const packageName = library === 'ioredis' ? 'ioredis' : 'redis'
+  const majors: readonly number[] = library === 'ioredis' ? IOREDIS_MAJORS : NODE_REDIS_MAJORS
+  const newest = Math.max(...majors)
+  return majors.map((major) => ({
+    name: `${name} (${library} ${major}, a real redis-server)`,
     runner,
     run: startRun(async () => {
       const redis = await startRedis(t)
-      let file = assembled.file
-      if (major !== 6) {
-        const dir = join(work, `ioredis-${major}`)
-        file = (await writeBlock(dir, assembled.block, runner)).file
-        await mkdir(join(dir, 'node_modules'), { recursive: true })
-        await symlink(join(root, 'node_modules', `ioredis-v${major}`), join(dir, 'node_modules', 'ioredis'), 'dir')
-      }
+      const file = await withAlias(assembled, runner, packageName, major === newest ? undefined : `${packageName}-v${major}`)
       const run = await runBlock(root, file, { JWT_SECRET: README_SECRET, REDIS_URL: redis.url })
       await redis.stop()
       return run

@@ -8,6 +8,8 @@ import type { Test } from 'tap'
 /** The ioredis majors that the peer range accepts: `ioredis` is 6, `ioredis-v5` an npm alias of 5. */
 export const IOREDIS_MAJORS = [5, 6] as const
 export type IoredisMajor = (typeof IOREDIS_MAJORS)[number]
+/** The node-redis majors that the peer range accepts: `redis` is 6, `redis-v5` an npm alias of 5.0. */
+export const NODE_REDIS_MAJORS = [5, 6] as const
 
 // Typed as the newest major: the tests call only commands and options that both majors share.
 const CLIENT_CLASSES: Record<IoredisMajor, typeof Redis> = { 5: Redis5 as unknown as typeof Redis, 6: Redis }
