@@ -131,7 +131,18 @@ export async function startRedisCluster(t: Teardown, masters = 3): Promise<Redis
   }
 
   t.teardown(() => Promise.all(ports.map((_, index) => stop(index, 'SIGTERM'))))
-  await Promise.all(ports.map((_, index) => start(index)))
+  // A port found free may be taken by another socket before redis-server binds it: try new ones.
+  await Promise.all(ports.map(async (_, index) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await start(index)
+      } catch (error) {
+        if (attempt >= 5 || !String(error).includes('Address already in use')) throw error
+        ports[index] = await freePort()
+        if (busPorts[index] !== undefined) busPorts[index] = await freePort()
+      }
+    }
+  }))
   await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'])
   await clusterOk()
 
