@@ -141,3 +141,29 @@ if (redisAvailable(t)) {
     })
   }
 }
+
+if (redisAvailable(t)) {
+  t.test('node-redis 6: its default 5 s command timeout cuts nothing: an idle subscription still hears events after 6 s', async (t) => {
+    const redis = await startRedis(t)
+    const flavour = nodeRedis(6, 3)
+    const a = redisReplayStore({ client: await flavour.client(t, redis), keyPrefix: 'idle:' })
+    const b = redisReplayStore({ client: await flavour.client(t, redis), keyPrefix: 'idle:' })
+    t.teardown(() => Promise.all([a.close(), b.close()]))
+    const heard: number[] = []
+    const errors: Error[] = []
+    t.teardown(b.watch({ onEvent: (event) => heard.push(event.seq), onError: (error) => errors.push(error) }))
+    for (;;) {
+      await a.append(thought('probe', 'p'))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      if (heard.length > 0) break
+    }
+    await new Promise((resolve) => setTimeout(resolve, 6000))
+    const recorded = await a.append(thought('wf', 'after a long silence'))
+    await new Promise<void>((resolve) => {
+      const check = (): void => void (heard.includes(recorded.seq) && heard.length > 1 ? resolve() : setTimeout(check, 10))
+      check()
+    })
+    t.equal(heard.at(-1), 1, 'the event recorded after the silence came through the subscription')
+    t.same(errors, [], 'no error on the subscription')
+  })
+}
