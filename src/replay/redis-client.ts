@@ -2,8 +2,8 @@ import { withTimeout } from '../with-timeout.ts'
 
 /**
  * The one place that knows both Redis libraries. `redisReplayStore` takes an ioredis client
- * (`Redis` or `Cluster`, 5 or 6) or a node-redis one (`createClient` or `createCluster`, 5 or
- * later) as the application made it, and talks to it only through `StoreRedis`.
+ * (`Redis` or `Cluster`, 5 or 6) or a node-redis one (`createClient` or `createCluster`, 5 or 6)
+ * as the application made it, and talks to it only through `StoreRedis`.
  *
  * The client types below name the part of each library that is used, so that the package's types
  * need neither library installed.

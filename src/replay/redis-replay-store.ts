@@ -21,7 +21,7 @@ import {
 
 export interface RedisReplayStoreOptions {
   /**
-   * An ioredis 5 or 6 client (`Redis` or `Cluster`) or a connected node-redis 5+ client
+   * An ioredis 5 or 6 client (`Redis` or `Cluster`) or a connected node-redis 5 or 6 client
    * (`createClient()` or `createCluster()`). The store never closes it; it closes only the
    * subscriber it duplicates from it.
    */
