@@ -72,6 +72,10 @@ export function redisAvailable(t: Test): boolean {
  */
 export async function spawnRedisServer(args: string[], cwd?: string): Promise<ChildProcess> {
   const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
+  // A test process that ends before its teardown (killed by a time-out) must not leave it running.
+  const killOnExit = (): void => void proc.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  proc.once('exit', () => process.off('exit', killOnExit))
   let output = ''
   proc.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   await new Promise<void>((resolve, reject) => {
