@@ -9,6 +9,7 @@ export type {
   HistoryOptions,
   HistoryPage,
 } from './emitters.ts'
+export type { MessageEndData, MessageStream, MessageStreamOptions } from './streaming/message-streams.ts'
 export type {
   AgentEventsOptions,
   AgentEventsUser,
@@ -25,6 +26,7 @@ export {
   InvalidOptionError,
   InvalidEventError,
   MissingJwtError,
+  StreamEndedError,
   type EventValidationIssue,
 } from './errors.ts'
 export type {

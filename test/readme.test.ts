@@ -216,6 +216,66 @@ await readmeShutdown
 readme.report({ ack: readmeAck, sent: readmeSent, got: readmeGot })`,
     expect: (result) => ({ ack: { ok: true }, sent: { seq: 1 }, got: (result as { sent: unknown }).sent }),
   },
+  'Streaming messages (token streaming) #1': {
+    prelude: `${CLIENT_PRELUDE}
+const app = readmeServer.app
+const prompt = 'Say hello'
+async function* llmTokens(_prompt: string) {
+  for (const token of ['Hel', 'lo', ', ', 'wor', 'ld', '.']) {
+    await new Promise((resolve) => setTimeout(resolve, 15))
+    yield token
+  }
+}`,
+    epilogue: `
+const readmeHistory = await app.agentEvents.history(workflowId)
+const readmeCompacted = await app.agentEvents.history(workflowId, { compact: true })
+await readmeServer.close()
+readme.report({
+  result,
+  types: readmeHistory.events.map((event) => event.type),
+  text: readmeHistory.events.flatMap((event) => (event.type === 'delta' ? [event.data.text] : [])).join(''),
+  compacted: readmeCompacted.events.map((event) => event.type),
+})`,
+    expect: (result) => {
+      const { types } = result as { types: string[] }
+      return {
+        result: { type: 'result', seq: types.length, data: { content_type: 'text', content: 'Hello, world.', status: 'success' } },
+        text: 'Hello, world.',
+        compacted: ['result'],
+      }
+    },
+  },
+  'Streaming messages (token streaming) #2': {
+    prelude: `${CLIENT_PRELUDE}
+const shown = new Map<string, { text: string; streaming: boolean }>()
+const showMessage = (messageId: string, text: string, state: { streaming: boolean }) => { shown.set(messageId, { text, ...state }) }
+const readmeEvents = readmeServer.app.agentEvents
+const readmeDone = readmeEvents.stream(workflowId, { kind: 'result', messageId: 'done' })
+for (const word of ['An ', 'earlier ', 'answer.']) readmeDone.write(word)
+await readmeDone.end()
+const readmeOpen = readmeEvents.stream(workflowId, { kind: 'result', messageId: 'open' })
+for (const word of ['Still ', 'writ']) readmeOpen.write(word)
+await readmeEvents.history(workflowId) // the pending text is recorded by then
+await new Promise((resolve) => setTimeout(resolve, 100))
+const readmeJoined = readmeServer.joined(workflowId)
+const readmeDeltas: number[] = []`,
+    epilogue: `
+socket.on('agent:delta', (event) => { readmeDeltas.push(event.seq ?? -1) })
+await readmeJoined
+await readme.until(() => shown.get('open')?.text === 'Still writ')
+readmeOpen.write('ing.')
+await readmeOpen.end()
+await readme.until(() => shown.get('open')?.streaming === false)
+socket.disconnect()
+await readmeServer.close()
+readme.report({ done: shown.get('done'), open: shown.get('open'), deltas: readmeDeltas.length })`,
+    expect: () => ({
+      done: { text: 'An earlier answer.', streaming: false },
+      open: { text: 'Still writing.', streaming: false },
+      // The open message's two deltas replayed as one, then one live; the finished one's none.
+      deltas: 2,
+    }),
+  },
   'Replay for frontend authors #1': {
     prelude: `${CLIENT_PRELUDE}
 const sessionStorage = readme.memoryStorage()
