@@ -152,8 +152,9 @@ async function playStep(agentEvents: AgentEventsDecorator, workflowId: string, s
       await agentEvents.emitToolCall(workflowId, step.data)
       return
     case 'result': {
-      const { content, ...rest } = step.data
-      const stream = agentEvents.stream(workflowId, { kind: 'result' })
+      // The stream sets content and messageId itself: the rest (status, content_type) goes to end().
+      const { content, messageId, ...rest } = step.data
+      const stream = agentEvents.stream(workflowId, messageId === undefined ? { kind: 'result' } : { kind: 'result', messageId })
       await writeMessage(stream, content, index, options, () => stream.end(rest))
       return
     }

@@ -22,9 +22,10 @@ export interface MessageStreamOptions<Kind extends DeltaKind = DeltaKind> {
 }
 
 /** What `end()` may add to the final event's `data`: anything but the text and the message id. */
-export type MessageEndData<Kind extends DeltaKind> = Kind extends 'result'
-  ? Omit<ResultData, 'content' | 'messageId'>
-  : Record<string, unknown>
+export type MessageEndData<Kind extends DeltaKind> = (Kind extends 'result' ? Omit<ResultData, 'content' | 'messageId'> : Record<string, unknown>) & {
+  content?: never
+  messageId?: never
+}
 
 /** A message written a few characters at a time: `fastify.agentEvents.stream()`. */
 export interface MessageStream<Kind extends DeltaKind = DeltaKind> {
