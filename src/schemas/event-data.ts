@@ -109,7 +109,6 @@ export const DeltaData = withId('AgentDeltaData', Type.Object(
   },
   {
     description: 'Data of a `delta` event: a piece of a message being streamed.',
-    additionalProperties: false,
     examples: [{ messageId: 'msg-3f9a2c71', kind: 'result', text: 'Refund iss' }],
   },
 ))
