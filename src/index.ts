@@ -9,6 +9,7 @@ export type {
   HistoryOptions,
   HistoryPage,
 } from './emitters.ts'
+export type { PipeOptions, PipeResult } from './streaming/ai-sdk-pipe.ts'
 export type {
   AgentEventsOptions,
   AgentEventsUser,
