@@ -276,5 +276,69 @@ t.test('bad input is refused with a coded error naming the field', async (t) => 
     code: 'FST_AGENT_EVENTS_INVALID_EVENT',
     message: /options\.textSeparator/,
   })
+  await t.rejects(server.app.agentEvents.pipe('wf', fullStream, { resultData: { content: 'mine' } as never }), {
+    code: 'FST_AGENT_EVENTS_INVALID_EVENT',
+    message: /options\.resultData\.content/,
+  })
   t.same((await server.app.agentEvents.history('wf')).events, [], 'nothing recorded')
+})
+
+t.test('resultData that makes the result invalid: the result message ends with the error, pipe rejects', async (t) => {
+  const store = memoryReplayStore()
+  const server = await startServer(t, { replay: { store } })
+  const run = streamText({
+    model: mockModel([{ type: 'text-start', id: 'txt-0' }, { type: 'text-delta', id: 'txt-0', delta: 'Done.' }, { type: 'text-end', id: 'txt-0' }, finish('stop', 'stop')]),
+    prompt: 'x',
+  })
+  await t.rejects(server.app.agentEvents.pipe('wf-bad-result', run.fullStream, { resultData: { status: 5 as never } }), {
+    code: 'FST_AGENT_EVENTS_INVALID_EVENT',
+    message: /status/,
+  })
+  await server.app.close()
+  const { events } = await store.read('wf-bad-result', { afterSeq: 0, limit: 100 })
+  t.same(events.map((event) => event.type), ['delta', 'error'], 'one error, no SERVER_CLOSING: the message was not left open')
+  t.match(events[1]?.data, { code: 'FST_AGENT_EVENTS_INVALID_EVENT', messageId: events[0]?.data.messageId })
+})
+
+t.test('a tool output over maxEventBytes: the call is recorded failed, the run ends with one agent:error, pipe rejects', async (t) => {
+  const store = memoryReplayStore()
+  const server = await startServer(t, { maxEventBytes: 4096, replay: { store } })
+  const huge = tool({
+    inputSchema: jsonSchema<{ id: string }>({ type: 'object', properties: { id: { type: 'string' } }, required: ['id'] }),
+    execute: async ({ id }) => ({ id, page: 'x'.repeat(10_000) }),
+  })
+  const model = mockModel([
+    { type: 'text-start', id: 'txt-0' },
+    { type: 'text-delta', id: 'txt-0', delta: 'Fetching.' },
+    { type: 'text-end', id: 'txt-0' },
+    { type: 'tool-call', toolCallId: 'call-huge', toolName: 'fetch', input: '{"id":"p1"}' },
+    finish('tool-calls', 'tool_calls'),
+  ])
+  const run = streamText({ model, prompt: 'Fetch p1', tools: { fetch: huge } })
+  await t.rejects(server.app.agentEvents.pipe('wf-huge', run.fullStream), { code: 'FST_AGENT_EVENTS_EVENT_TOO_LARGE' })
+
+  await server.app.close()
+  const { events } = await store.read('wf-huge', { afterSeq: 0, limit: 100 })
+  t.same(events.map((event) => event.type), ['delta', 'tool_call', 'tool_call', 'error'])
+  t.match(events[2]?.data, { tool_call_id: 'call-huge', status: 'failed', message: /maxEventBytes/ })
+  t.match(events[3]?.data, { code: 'FST_AGENT_EVENTS_EVENT_TOO_LARGE', messageId: events[0]?.data.messageId })
+})
+
+t.test('an error whose message is over maxEventBytes still ends the run with one agent:error, that says so', async (t) => {
+  const store = memoryReplayStore()
+  const server = await startServer(t, { maxEventBytes: 4096, replay: { store } })
+  const run = streamText({
+    model: mockModel([
+      { type: 'text-start', id: 'txt-0' },
+      { type: 'text-delta', id: 'txt-0', delta: 'Partial' },
+      { type: 'error', error: new Error(`<html>${'y'.repeat(10_000)}</html>`) },
+    ]),
+    prompt: 'Anything',
+    onError: () => {},
+  })
+  await t.rejects(server.app.agentEvents.pipe('wf-long-error', run.fullStream), { code: 'FST_AGENT_EVENTS_EVENT_TOO_LARGE' })
+  await server.app.close()
+  const { events } = await store.read('wf-long-error', { afterSeq: 0, limit: 100 })
+  t.same(events.map((event) => event.type), ['delta', 'error'], 'one error, no SERVER_CLOSING: no stream was left open')
+  t.match(events[1]?.data, { code: 'AI_SDK_ERROR', message: /could not be recorded/ })
 })

@@ -52,6 +52,12 @@ type Part = TextStreamPart<ToolSet>
 export const DEFAULT_TEXT_SEPARATOR = '\n\n'
 const ABORTED_MESSAGE = 'The run was aborted'
 const DENIED_MESSAGE = 'The tool call was denied'
+/** Keys of the final `agent:result` that carry the run's text: `resultData` may not set them. */
+const RESULT_KEYS_OF_THE_PIPE = ['content', 'content_type', 'messageId'] as const
+
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | null | undefined)?.code
+}
 
 /** The default of `errorData`: the error's own message, under one code. */
 export function defaultErrorData(error: unknown): ErrorData {
@@ -85,9 +91,13 @@ export function defaultErrorData(error: unknown): ErrorData {
  * unique `messageId` of `stream()`'s own instead.
  *
  * Rejects, after ending the run with `agent:error` where it still can, when an event cannot be
- * recorded (`FST_AGENT_EVENTS_INVALID_EVENT`, `FST_AGENT_EVENTS_EVENT_TOO_LARGE`), and with
- * `FST_AGENT_EVENTS_STREAM_ENDED` when the server closed meanwhile (its streams were already
- * ended with `SERVER_CLOSING`). It stops reading the stream then.
+ * recorded (`FST_AGENT_EVENTS_INVALID_EVENT`, `FST_AGENT_EVENTS_EVENT_TOO_LARGE`: a tool output
+ * over `maxEventBytes`, or an error whose data is, then ends the run with an `agent:error` saying
+ * so), and with `FST_AGENT_EVENTS_STREAM_ENDED` when the server closed meanwhile (its streams were
+ * already ended with `SERVER_CLOSING`). It stops reading the stream then.
+ *
+ * A failing run (an `error` or `abort` part, or a stream that throws) is no rejection: it resolves
+ * with its status.
  */
 export async function pipeAiSdkStream<TOOLS extends ToolSet>(
   emitters: PipeEmitters,
@@ -103,7 +113,13 @@ export async function pipeAiSdkStream<TOOLS extends ToolSet>(
     try {
       next = await parts.next()
     } catch (error) {
-      return run.outcome ?? run.fail('error', run.errorData(error), error)
+      if (run.outcome !== undefined) return run.outcome
+      try {
+        return await run.fail('error', run.errorData(error), error)
+      } catch (ownError) {
+        await run.failAfterOwnError(ownError)
+        throw ownError
+      }
     }
     if (next.done === true) return run.outcome ?? run.finish()
     // After the terminal event the rest of the stream (`finish-step`, `finish`) is read, not recorded.
@@ -128,6 +144,10 @@ function assertPipeInput(fullStream: unknown, options: unknown): asserts options
   const { resultData, textSeparator, errorData } = options as Record<string, unknown>
   if (resultData !== undefined && (typeof resultData !== 'object' || resultData === null || Array.isArray(resultData))) {
     throw invalidEvent([{ field: 'options.resultData', message: 'must be an object' }])
+  }
+  const reserved = RESULT_KEYS_OF_THE_PIPE.find((key) => resultData !== undefined && key in resultData)
+  if (reserved !== undefined) {
+    throw invalidEvent([{ field: `options.resultData.${reserved}`, message: 'is set by the pipe itself' }])
   }
   if (textSeparator !== undefined && typeof textSeparator !== 'string') {
     throw invalidEvent([{ field: 'options.textSeparator', message: 'must be a string' }])
@@ -203,24 +223,25 @@ class PipedRun {
           ...(part.input === undefined ? {} : { input: part.input }),
         })
         return
+      // A call leaves `#openCalls` once its end is recorded: where that fails, the run's failure records it `failed`.
       case 'tool-result': {
         const preliminary = part.preliminary === true
-        if (!preliminary) this.#openCalls.delete(part.toolCallId)
         await this.emitters.emitToolCall(this.workflowId, {
           tool_name: part.toolName,
           status: preliminary ? 'in_progress' : 'completed',
           tool_call_id: part.toolCallId,
           ...(part.output === undefined ? {} : { output: part.output }),
         })
+        if (!preliminary) this.#openCalls.delete(part.toolCallId)
         return
       }
       case 'tool-error':
-        this.#openCalls.delete(part.toolCallId)
         await this.#toolFailed(part.toolCallId, part.toolName, this.errorData(part.error).message)
+        this.#openCalls.delete(part.toolCallId)
         return
       case 'tool-output-denied':
-        this.#openCalls.delete(part.toolCallId)
         await this.#toolFailed(part.toolCallId, part.toolName, DENIED_MESSAGE)
+        this.#openCalls.delete(part.toolCallId)
         return
       case 'finish':
         this.#finishReason = part.finishReason
@@ -244,11 +265,22 @@ class PipedRun {
     // A run without text still ends with its result, so that the workflow has its terminal event.
     const result = this.#result ?? this.emitters.stream(this.workflowId, { kind: 'result' })
     const finishReason = this.#finishReason
-    const event = await result.end({
-      status: 'success',
-      ...(finishReason === undefined ? {} : { finish_reason: finishReason }),
-      ...this.options.resultData,
-    })
+    let event: AgentResultEvent
+    try {
+      event = await result.end({
+        status: 'success',
+        ...(finishReason === undefined ? {} : { finish_reason: finishReason }),
+        ...this.options.resultData,
+      })
+    } catch (error) {
+      // `resultData` made the result invalid (`status: 5`): a refused end leaves the message open,
+      // so it is ended with that error, then the caller hears of it. An end over maxEventBytes has
+      // already recorded its own `MESSAGE_TOO_LARGE` error.
+      if (codeOf(error) === 'FST_AGENT_EVENTS_INVALID_EVENT') {
+        await result.abort({ code: 'FST_AGENT_EVENTS_INVALID_EVENT', message: (error as Error).message }).catch(() => undefined)
+      }
+      throw error
+    }
     this.outcome = { status: 'success', event, ...(finishReason === undefined ? {} : { finishReason }) }
     return this.outcome
   }
@@ -268,9 +300,14 @@ class PipedRun {
     try {
       event = await this.#recordError(data)
     } catch (recordError) {
-      if ((recordError as { code?: unknown }).code !== 'FST_AGENT_EVENTS_INVALID_EVENT') throw recordError
-      // `errorData` gave data that is no error event: the run still ends, then the caller hears of it.
-      await this.#recordError(defaultErrorData(recordError)).catch(() => undefined)
+      const code = codeOf(recordError)
+      if (code !== 'FST_AGENT_EVENTS_INVALID_EVENT' && code !== 'FST_AGENT_EVENTS_EVENT_TOO_LARGE') throw recordError
+      // The error data cannot be recorded (`errorData` gave no error event's data, or a message
+      // over maxEventBytes): the run still ends with one agent:error, that says so, then the
+      // caller hears of it. A result stream stays open after invalid data only.
+      if (code !== 'FST_AGENT_EVENTS_INVALID_EVENT') this.#result = undefined
+      const fallback = { code: 'AI_SDK_ERROR', message: `The run failed; its error could not be recorded: ${(recordError as Error).message}` }
+      await this.#recordError(fallback).catch(() => undefined)
       throw recordError
     }
     const finishReason = this.#finishReason
@@ -289,7 +326,7 @@ class PipedRun {
    */
   async failAfterOwnError(error: unknown): Promise<void> {
     if (this.#ending) return
-    const code = (error as { code?: unknown } | null)?.code
+    const code = codeOf(error)
     if (code === 'FST_AGENT_EVENTS_STREAM_ENDED') {
       this.#ending = true
       return
