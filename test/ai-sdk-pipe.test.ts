@@ -342,3 +342,26 @@ t.test('an error whose message is over maxEventBytes still ends the run with one
   t.same(events.map((event) => event.type), ['delta', 'error'], 'one error, no SERVER_CLOSING: no stream was left open')
   t.match(events[1]?.data, { code: 'AI_SDK_ERROR', message: /could not be recorded/ })
 })
+
+t.test('fastify.close() during a run: the open messages end with SERVER_CLOSING, pipe rejects, nothing more is recorded', async (t) => {
+  const store = memoryReplayStore()
+  const server = await startServer(t, { replay: { store } })
+  const words = Array.from({ length: 40 }, (_, i) => ({ type: 'text-delta', id: 'txt-0', delta: `word${i} ` }))
+  const run = streamText({
+    model: new MockLanguageModelV4({
+      doStream: { stream: simulateReadableStream({ chunks: [{ type: 'text-start', id: 'txt-0' }, ...words, { type: 'text-end', id: 'txt-0' }, finish('stop', 'stop')] as StreamPart[], chunkDelayInMs: 20 }) as never },
+    }),
+    prompt: 'A long answer',
+  })
+  const socket = await connectAs(t, server, 'alice')
+  const received = collect<Received>(socket, WIRE_EVENTS)
+  await request(socket, 'agent:subscribe', { workflowId: 'wf-closing' })
+  const piping = server.app.agentEvents.pipe('wf-closing', run.fullStream)
+  piping.catch(() => {})
+  await until(() => received.length > 0)
+  await server.app.close()
+  await t.rejects(piping, { code: 'FST_AGENT_EVENTS_STREAM_ENDED' })
+  const { events } = await store.read('wf-closing', { afterSeq: 0, limit: 100 })
+  t.equal(events.at(-1)?.type, 'error')
+  t.same(events.filter((event) => event.type !== 'delta').map((event) => event.type === 'error' && event.data.code), ['SERVER_CLOSING'], 'the one error is the server\'s')
+})
