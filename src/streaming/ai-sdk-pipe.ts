@@ -12,7 +12,7 @@ export interface PipeOptions {
    * Further keys of the `agent:result` that ends a successful run, besides `status: 'success'`,
    * `finish_reason` and the text (`content_type`, `content`, `messageId`, set by the pipe).
    */
-  resultData?: Omit<ResultData, 'content' | 'content_type' | 'messageId'>
+  resultData?: Omit<ResultData, 'content' | 'content_type' | 'messageId'> & { content?: never; content_type?: never; messageId?: never }
   /**
    * Written between two text parts of the run (the text of one step and that of the next), so
    * that the one result reads as text. Default `'\n\n'`.
