@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Namespace, Server } from 'socket.io'
+import type { TextStreamPart, ToolSet } from 'ai'
 import { invalidEvent, type EventValidationIssue } from './errors.ts'
 import { createEventSizeCheck } from './event-size.ts'
 import { assertRoutable, assertValidEvent, assertWorkflowId } from './event-validation.ts'
@@ -22,6 +23,7 @@ import { identityOf } from './socket-identity.ts'
 import { planCompaction } from './replay/compaction.ts'
 import { MessageStreams, type MessageStream, type MessageStreamOptions } from './streaming/message-streams.ts'
 import type { DeltaKind } from './schemas/index.ts'
+import { pipeAiSdkStream, type PipeOptions, type PipeResult } from './streaming/ai-sdk-pipe.ts'
 
 /**
  * Where an event goes. Without it, to the workflow's subscribers, recorded with `seq` and `id`.
@@ -68,6 +70,12 @@ export interface AgentEventsDecorator {
    * text as `agent:thought` or `agent:result`.
    */
   stream<Kind extends DeltaKind>(workflowId: string, options: MessageStreamOptions<Kind>): MessageStream<Kind>
+  /**
+   * Record an AI SDK run (`streamText(...).fullStream`) as the workflow's events: reasoning as
+   * `thought` streams, its text as one `result` stream, tool calls with `tool_call_id`, `input`
+   * and `output`, an error or abort as one `agent:error`. Resolves once the stream has ended.
+   */
+  pipe<TOOLS extends ToolSet>(workflowId: string, fullStream: AsyncIterable<TextStreamPart<TOOLS>>, options?: PipeOptions): Promise<PipeResult>
   /** Read the replay buffer: the first `limit` events after `afterSeq`. */
   history(workflowId: string, options?: HistoryOptions): Promise<HistoryPage>
   /** Authenticated sockets on this node. */
@@ -194,6 +202,11 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
     stream(workflowId, options) {
       assertWorkflowId(workflowId)
       return messageStreams.open(workflowId, options)
+    },
+
+    async pipe(workflowId, fullStream, options) {
+      assertWorkflowId(workflowId)
+      return pipeAiSdkStream(decorator, workflowId, fullStream, options)
     },
 
     async history(workflowId, options = {}) {

@@ -10,6 +10,7 @@ export type {
   HistoryPage,
 } from './emitters.ts'
 export type { MessageEndData, MessageStream, MessageStreamOptions } from './streaming/message-streams.ts'
+export type { PipeOptions, PipeResult } from './streaming/ai-sdk-pipe.ts'
 export type {
   AgentEventsOptions,
   AgentEventsUser,

@@ -138,6 +138,38 @@ await readmeServer.close()
 readme.report({ rendered, sent: readmeSent })`,
     expect: (result) => ({ rendered: [(result as { sent: unknown }).sent] }),
   },
+  'From the AI SDK: `pipe` #1': {
+    prelude: `${SUPPORT_IMPORT}
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import agentEvents from 'fastify-agent-events'
+const app = Fastify()
+await app.register(fastifyJwt, { secret: process.env.JWT_SECRET! })
+await app.register(agentEvents, { authorize: () => true })
+const model = await readme.aiModel()
+const tools = await readme.aiTools()
+const workflowId = 'wf-readme'`,
+    epilogue: `
+const readmeEvents = (await app.agentEvents.history(workflowId)).events
+await app.close()
+readme.report({
+  status,
+  event,
+  thoughts: readmeEvents.filter((recorded) => recorded.type === 'thought').map((recorded) => recorded.data.content),
+  toolCalls: readmeEvents.filter((recorded) => recorded.type === 'tool_call').map((recorded) => recorded.data),
+  results: readmeEvents.filter((recorded) => recorded.type === 'result').length,
+})`,
+    expect: () => ({
+      status: 'success',
+      event: { type: 'result', data: { status: 'success', finish_reason: 'stop', content_type: 'text', content: 'Let me check.\n\nIt is sunny in Paris.' } },
+      thoughts: ['The user wants the weather.'],
+      toolCalls: [
+        { tool_name: 'weather', status: 'in_progress', tool_call_id: 'call-1', input: { city: 'Paris' } },
+        { tool_name: 'weather', status: 'completed', tool_call_id: 'call-1', output: { city: 'Paris', sky: 'sunny' } },
+      ],
+      results: 1,
+    }),
+  },
   'Typed clients #1': {
     prelude: `${CLIENT_PRELUDE}
 await readmeServer.app.agentEvents.emitThought(workflowId, 'one')

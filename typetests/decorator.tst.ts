@@ -1,12 +1,15 @@
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import type { Server } from 'socket.io'
+import { jsonSchema, streamText, tool } from 'ai'
+import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, test } from 'tstyche'
 import agentEvents, {
   type AgentEventsDecorator,
   type MessageStream,
   type EmitTarget,
   type HistoryPage,
+  type PipeResult,
   fastifyAgentEvents,
 } from 'fastify-agent-events'
 import type {
@@ -93,6 +96,19 @@ describe('fastify.agentEvents', () => {
     expect(events.getConnectedCount()).type.toBe<number>()
     expect(events.getUserId('socket-id')).type.toBe<string | undefined>()
     expect(events.io).type.toBe<Server>()
+  })
+
+  test('pipe takes the fullStream of streamText, whatever its tools, and resolves with a PipeResult', () => {
+    const weather = tool({
+      inputSchema: jsonSchema<{ city: string }>({ type: 'object' }),
+      execute: async ({ city }) => ({ city, sky: 'sunny' }),
+    })
+    const run = streamText({ model: new MockLanguageModelV4(), prompt: 'x', tools: { weather } })
+    expect(events.pipe('wf-1', run.fullStream)).type.toBe<Promise<PipeResult>>()
+    expect(events.pipe('wf-1', run.fullStream, { textSeparator: ' ', resultData: { conversationId: 'c-1' } })).type.toBe<Promise<PipeResult>>()
+    expect(events.pipe).type.not.toBeCallableWith('wf-1', run.textStream)
+    expect(events.pipe).type.not.toBeCallableWith('wf-1', run.fullStream, { resultData: { content: 'mine' } })
+    expect<PipeResult['status']>().type.toBe<'success' | 'error' | 'aborted'>()
   })
 
   test('events narrow on type', () => {
