@@ -365,3 +365,30 @@ t.test('fastify.close() during a run: the open messages end with SERVER_CLOSING,
   t.equal(events.at(-1)?.type, 'error')
   t.same(events.filter((event) => event.type !== 'delta').map((event) => event.type === 'error' && event.data.code), ['SERVER_CLOSING'], 'the one error is the server\'s')
 })
+
+t.test('a thought over maxEventBytes ends itself with MESSAGE_TOO_LARGE and the run goes on to its result', async (t) => {
+  const store = memoryReplayStore()
+  const server = await startServer(t, { maxEventBytes: 4096, replay: { store } })
+  const longThought = 'z'.repeat(6000)
+  const run = streamText({
+    model: mockModel([
+      { type: 'reasoning-start', id: 'r0' },
+      { type: 'reasoning-delta', id: 'r0', delta: longThought },
+      { type: 'reasoning-end', id: 'r0' },
+      { type: 'text-start', id: 'txt-0' },
+      { type: 'text-delta', id: 'txt-0', delta: 'Short answer.' },
+      { type: 'text-end', id: 'txt-0' },
+      finish('stop', 'stop'),
+    ]),
+    prompt: 'Think a lot',
+  })
+  const result = await server.app.agentEvents.pipe('wf-long-thought', run.fullStream)
+  t.equal(result.status, 'success')
+  const { events } = await store.read('wf-long-thought', { afterSeq: 0, limit: 100 })
+  const errors = events.filter((event) => event.type === 'error')
+  t.equal(errors.length, 1, 'one error: the thought\'s own')
+  t.match(errors[0]?.data, { code: 'MESSAGE_TOO_LARGE' })
+  t.match(events.at(-1), { type: 'result', data: { content: 'Short answer.', status: 'success' } }, 'the run still ends with its result')
+  const thoughtText = events.flatMap((event) => (event.type === 'delta' && event.data.kind === 'thought' ? [event.data.text] : [])).join('')
+  t.equal(thoughtText, longThought, 'the thought\'s text went out in its deltas')
+})

@@ -197,7 +197,11 @@ class PipedRun {
         const thought = this.#thoughts.get(part.id)
         if (thought === undefined) return
         this.#thoughts.delete(part.id)
-        await thought.end()
+        await thought.end().catch((error: unknown) => {
+          // A thought over maxEventBytes has ended itself with its own MESSAGE_TOO_LARGE error (its
+          // text went out in its deltas): that message is over, the run goes on.
+          if (codeOf(error) !== 'FST_AGENT_EVENTS_EVENT_TOO_LARGE') throw error
+        })
         return
       }
       case 'text-delta': {
