@@ -71,15 +71,11 @@ const RECORD_FIELDS_BYTES = ',"seq":,"id":""'.length + 16 + 36
 type StreamState = 'open' | 'ending' | 'ended'
 
 /**
- * The open message streams of one plugin instance, and the one clock that records what they were
- * written: every `windowMs`, each stream written since the last tick records its pending text as
- * one delta. A stream is an object of its own only while it is open; the registry keeps it by
- * workflow, so that any other event of that workflow is recorded after the text written before it.
+ * The open message streams of one plugin instance, by workflow, so that any other event of a
+ * workflow is recorded after the text written to its streams before it.
  */
 export class MessageStreams {
   readonly #byWorkflow = new Map<string, Set<OpenMessageStream>>()
-  readonly #dirty = new Set<OpenMessageStream>()
-  #timer: NodeJS.Timeout | undefined
   #closing = false
 
   constructor(readonly deps: MessageStreamsDependencies) {}
@@ -117,19 +113,10 @@ export class MessageStreams {
     this.#closing = true
     const open = [...this.#byWorkflow.values()].flatMap((streams) => [...streams])
     await Promise.allSettled(open.map((stream) => stream.abort(CLOSING_ERROR)))
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-  }
-
-  /** The stream has text to record at the next tick. */
-  markDirty(stream: OpenMessageStream): void {
-    this.#dirty.add(stream)
-    this.#timer ??= setTimeout(this.#tick, this.deps.windowMs)
   }
 
   /** The stream has ended: it is no longer open in its workflow. */
   forget(stream: OpenMessageStream): void {
-    this.#dirty.delete(stream)
     const open = this.#byWorkflow.get(stream.workflowId)
     if (open?.delete(stream) === true && open.size === 0) this.#byWorkflow.delete(stream.workflowId)
   }
@@ -140,18 +127,19 @@ export class MessageStreams {
     if (open === undefined) this.#byWorkflow.set(stream.workflowId, new Set([stream]))
     else open.add(stream)
   }
-
-  readonly #tick = (): void => {
-    this.#timer = undefined
-    for (const stream of this.#dirty) stream.flush()
-    this.#dirty.clear()
-  }
 }
 
 class OpenMessageStream {
   #state: StreamState = 'open'
   /** Written, not recorded yet. */
   #pending = ''
+  /**
+   * Records the pending text `windowMs` after the first write of a window. One timer per stream
+   * rather than one clock for all: windows start when each stream is written, so their deltas are
+   * recorded spread over time, not hundreds in one turn of the event loop that would hold back
+   * every other stream's text (and every other socket) for the time they take.
+   */
+  #timer: NodeJS.Timeout | undefined
   /** The whole text so far, for the final event; dropped once it cannot fit in one event. */
   #text: string | undefined = ''
   /** UTF-16 units written so far: a lower bound of the final event's bytes. */
@@ -187,11 +175,20 @@ class OpenMessageStream {
       this.#pending = pieces.pop() as string
       for (const piece of pieces) this.streams.deps.recordDelta(this.#delta(piece))
     }
-    this.streams.markDirty(this)
+    this.#timer ??= setTimeout(this.#flushOnTime, this.streams.deps.windowMs)
+  }
+
+  readonly #flushOnTime = (): void => {
+    this.#timer = undefined
+    this.flush()
   }
 
   /** Record the pending text as one delta (several where it is over one event's budget). */
   flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
     if (this.#pending.length === 0) return
     const text = this.#pending
     this.#pending = ''
