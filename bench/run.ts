@@ -1,5 +1,7 @@
-// npm run bench [-- --scenario NAME ...] [--quick] [--pairs N] [--profile]
+// npm run bench [-- --scenario NAME ...] [--variant LABEL ...] [--quick] [--pairs N] [--profile]
 // [--heap-snapshot]
+// (--variant runs only the variants of that label, for a look at one of them: a ratio needs both
+// the baseline and the candidate)
 // (--profile writes a CPU profile of every server process to bench/profiles/: of the measured
 // phase where the scenario has one, of the whole process otherwise; --heap-snapshot writes the
 // heap snapshots that a scenario asks for there too: memory, before and after the clients connect)
@@ -31,6 +33,7 @@ const inSharedTable = (scenario: Scenario<unknown>): boolean =>
 const { values } = parseArgs({
   options: {
     scenario: { type: 'string', multiple: true },
+    variant: { type: 'string', multiple: true },
     quick: { type: 'boolean', default: false },
     pairs: { type: 'string', default: String(MIN_PAIRS) },
     profile: { type: 'boolean', default: false },
@@ -228,6 +231,7 @@ for (const scenario of selected) {
   const results: Record<string, number>[][] = scenario.variants.map(() => [])
   for (let pair = 1; pair <= pairs; pair++) {
     for (const [index, variant] of scenario.variants.entries()) {
+      if (values.variant !== undefined && !values.variant.includes(variant.label)) continue
       results[index]?.push(await runOnce(scenario, variant, pair))
     }
   }

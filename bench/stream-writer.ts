@@ -2,8 +2,10 @@
 // `streams` messages written at once, each `perSecond` chunks a second, on one schedule that does
 // not drift. The streams' writes are interleaved evenly (stream s writes chunk k at
 // `k / perSecond + s / (perSecond × streams)` seconds), as tokens of many runs arrive spread over
-// time. A writer that falls behind catches up with every write that is due, so when the process
-// cannot keep the rate the run lasts longer: `writesPerSec` says what it achieved.
+// time. A writer that falls behind catches up with the writes that are due, one round over the
+// streams per turn of the event loop (as tokens that arrive from many model calls would), so that
+// delivery and Socket.IO's heartbeats still get their turns; when the process cannot keep the rate
+// the run lasts longer, and `writesPerSec` says what it achieved.
 import { chunkText, now } from './wire.ts'
 
 /** One message being written: a plugin stream, thoughts, or raw Socket.IO emits. */
@@ -34,6 +36,7 @@ export interface Written {
 }
 
 const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export async function writeStreams({ streams, chunks, perSecond }: WriteArgs, open: (stream: number) => MessageSink): Promise<Written> {
   const sinks = Array.from({ length: streams }, (_, stream) => open(stream))
@@ -46,7 +49,7 @@ export async function writeStreams({ streams, chunks, perSecond }: WriteArgs, op
   const startedAt = now()
   for (let next = 0; next < total; ) {
     const tickAt = now()
-    const due = Math.min(total, Math.floor((tickAt - startedAt) / spacingMs) + 1)
+    const due = Math.min(total, Math.floor((tickAt - startedAt) / spacingMs) + 1, next + streams)
     if (next < due) maxLagMs = Math.max(maxLagMs, tickAt - (startedAt + next * spacingMs))
     for (; next < due; next++) {
       const stream = next % streams
@@ -57,7 +60,9 @@ export async function writeStreams({ streams, chunks, perSecond }: WriteArgs, op
       sink.write(chunkText(stream, index))
       if (index === chunks - 1) ends.push(sink.end())
     }
-    if (next < total) await tick(Math.max(1, startedAt + next * spacingMs - now()))
+    if (next >= total) break
+    const wait = startedAt + next * spacingMs - now()
+    await (wait > 0 ? tick(Math.max(1, wait)) : turn())
   }
   await Promise.all(ends)
   return {
