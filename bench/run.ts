@@ -48,6 +48,7 @@ const unknown = wanted.filter((name) => !SCENARIOS.some((scenario) => scenario.n
 if (unknown.length > 0) {
   throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((scenario) => scenario.name).join(', ')}`)
 }
+const variants = values.variant?.flatMap((label) => label.split(','))
 const selected = SCENARIOS.filter((scenario) => wanted.includes(scenario.name))
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
@@ -231,7 +232,7 @@ for (const scenario of selected) {
   const results: Record<string, number>[][] = scenario.variants.map(() => [])
   for (let pair = 1; pair <= pairs; pair++) {
     for (const [index, variant] of scenario.variants.entries()) {
-      if (values.variant !== undefined && !values.variant.includes(variant.label)) continue
+      if (variants !== undefined && !variants.includes(variant.label)) continue
       results[index]?.push(await runOnce(scenario, variant, pair))
     }
   }
