@@ -2,13 +2,18 @@
 // with their own tokens, subscribe, and check what they receive (contiguous seq, emit→receive latency).
 import { io, type Socket } from 'socket.io-client'
 import { leave, serve } from './ipc.ts'
+import { MessageReceiver } from './message-receiver.ts'
 import { quantile } from './stats.ts'
-import { type Thought, emittedAt, now, signToken, workflowOf } from './wire.ts'
+import { type Delta, type Result, type Thought, decodeTimes, emittedAt, messageText, now, signToken, workflowOf } from './wire.ts'
 
 const WATCHDOG_MS = 5 * 60_000
 
 interface Tracked {
   socket: Socket
+  /** Which workflow (and stream) it follows: `wf-<index>` with `own`. */
+  index: number
+  /** Set by `armMessages`: the streamed message it receives, thoughts included. */
+  message?: MessageReceiver
   expected: number
   received: number
   nextSeq: number
@@ -44,28 +49,68 @@ function connect(url: string, sub: string): Promise<Socket> {
   })
 }
 
-async function subscribe(socket: Socket, workflowId: string, afterSeq?: number): Promise<{ ok: boolean; replayed?: number }> {
-  const request = afterSeq === undefined ? { workflowId } : { workflowId, afterSeq }
-  const ack = (await socket.timeout(20_000).emitWithAck('agent:subscribe', request)) as { ok: boolean; replayed?: number }
+interface SubscribeAck {
+  ok: boolean
+  replayed?: number
+  compacted?: number
+}
+
+async function subscribe(socket: Socket, workflowId: string, afterSeq?: number, compact?: boolean): Promise<SubscribeAck> {
+  const request = afterSeq === undefined ? { workflowId } : compact === undefined ? { workflowId, afterSeq } : { workflowId, afterSeq, compact }
+  const ack = (await socket.timeout(20_000).emitWithAck('agent:subscribe', request)) as SubscribeAck
   if (!ack.ok) throw new Error(`subscribe refused: ${JSON.stringify(ack)}`)
   return ack
 }
 
-function track(socket: Socket): Tracked {
-  const tracked: Tracked = { socket, expected: 0, received: 0, nextSeq: 1, outOfOrder: 0 }
+function track(socket: Socket, index: number): Tracked {
+  const tracked: Tracked = { socket, index, expected: 0, received: 0, nextSeq: 1, outOfOrder: 0 }
+  /** Count the event, and whether it is the next of its workflow. */
+  const arrived = (seq: number, at: number): void => {
+    lastAt = at
+    receivedTotal++
+    if (seq !== tracked.nextSeq) tracked.outOfOrder++
+    tracked.nextSeq = seq + 1
+  }
   socket.on('disconnect', () => {
     if (!closing) disconnected++
   })
+  socket.on('agent:delta', (event: Delta) => {
+    const at = now()
+    arrived(event.seq, at)
+    tracked.message?.piece(event.data.text, at)
+  })
+  socket.on('agent:result', (event: Result) => {
+    arrived(event.seq, now())
+    if (tracked.message === undefined || tracked.message.ended) return
+    tracked.message.end(event.data.content)
+    if (--outstanding === 0) onComplete?.()
+  })
   socket.on('agent:thought', (event: Thought) => {
     const at = now()
-    lastAt = at
-    receivedTotal++
-    if (event.seq !== tracked.nextSeq) tracked.outOfOrder++
-    tracked.nextSeq = event.seq + 1
+    arrived(event.seq, at)
+    if (tracked.message !== undefined) return tracked.message.piece(event.data.content, at)
     if (latencies !== undefined && latencyCount < latencies.length) latencies[latencyCount++] = at - emittedAt(event.data.content)
     if (++tracked.received === tracked.expected && --outstanding === 0) onComplete?.()
   })
   return tracked
+}
+
+/** Until every client got what it expects (`outstanding` is 0), or nothing arrived for `stallMs`. */
+async function completed(stallMs: number): Promise<void> {
+  if (outstanding === 0) return
+  await new Promise<void>((resolve) => {
+    let seen = -1
+    const check = setInterval(() => {
+      if (receivedTotal === seen) finish()
+      seen = receivedTotal
+    }, stallMs)
+    const finish = (): void => {
+      clearInterval(check)
+      onComplete = undefined
+      resolve()
+    }
+    onComplete = finish
+  })
 }
 
 /** Run `task(0…count-1)` with at most `parallel` in flight. */
@@ -100,7 +145,7 @@ serve({
     const startedAt = now()
     await pool(count, parallel, async (index) => {
       const socket = await connect(url, `user-${clients.length}`)
-      const tracked = track(socket)
+      const tracked = track(socket, index)
       if (workflows !== 'none') await subscribe(socket, workflowOf(workflows, index))
       clients.push(tracked)
     })
@@ -119,21 +164,7 @@ serve({
 
   /** Wait until every client got what it expects, or until nothing arrives for `stallMs`; report losses. */
   async settle({ stallMs = 5000 }: { stallMs?: number }) {
-    if (outstanding > 0) {
-      await new Promise<void>((resolve) => {
-        let seen = -1
-        const check = setInterval(() => {
-          if (receivedTotal === seen) finish()
-          seen = receivedTotal
-        }, stallMs)
-        const finish = (): void => {
-          clearInterval(check)
-          onComplete = undefined
-          resolve()
-        }
-        onComplete = finish
-      })
-    }
+    await completed(stallMs)
     let expected = 0
     let received = 0
     let outOfOrder = 0
@@ -191,6 +222,75 @@ serve({
       outOfOrder: first.outOfOrder,
       replayed: ack.replayed,
     }
+  },
+
+  /** Each client now receives one streamed message of `chunks` chunks: its stream's (see wire.ts `messageText`). */
+  armMessages({ chunks }: { chunks: number }) {
+    for (const tracked of clients) Object.assign(tracked, { message: new MessageReceiver(messageText(tracked.index, chunks), chunks), outOfOrder: 0 })
+    outstanding = clients.length
+    receivedTotal = 0
+    disconnected = 0
+  },
+
+  /**
+   * Wait for every message's final event (or a stall), then check each message and, given the
+   * writer's `writeTimes`, report write→receive latency over every chunk received.
+   */
+  async settleMessages({ stallMs = 5000, writeTimes }: { stallMs?: number; writeTimes?: string }) {
+    await completed(stallMs)
+    const written = writeTimes === undefined ? undefined : decodeTimes(writeTimes)
+    let events = 0
+    let wrong = 0
+    let outOfOrder = 0
+    let chunks = 0
+    let kept = new Float64Array(0)
+    let count = 0
+    for (const { message, index, outOfOrder: late } of clients) {
+      if (message === undefined) continue
+      if (kept.length === 0 && written !== undefined) kept = new Float64Array(clients.length * message.chunks)
+      events += message.events
+      chunks += message.chunks
+      outOfOrder += late
+      if (message.wrong()) wrong++
+      if (written === undefined) continue
+      for (let chunk = 0; chunk < message.chunks; chunk++) {
+        const at = message.receivedAt[chunk] as number
+        if (at > 0) kept[count++] = at - (written[index * message.chunks + chunk] as number)
+      }
+    }
+    const latenciesMs = kept.subarray(0, count)
+    return {
+      events,
+      chunks,
+      wrong,
+      outOfOrder,
+      disconnected,
+      lastAt,
+      latencyP50Ms: quantile(latenciesMs, 0.5),
+      latencyP99Ms: quantile(latenciesMs, 0.99),
+    }
+  },
+
+  /**
+   * The first client subscribes to `workflowId` with `afterSeq: 0` (and `compact`), where one
+   * message of `chunks` chunks (stream 0's text) ended with seq `lastSeq`: the events received
+   * before the ack, how long to the ack, and whether they rebuild the message; then it unsubscribes.
+   */
+  async replayMessage({ workflowId, compact, chunks, lastSeq }: { workflowId: string; compact: boolean; chunks: number; lastSeq: number }) {
+    const first = clients[0]
+    if (first === undefined) throw new Error('open a client first')
+    const message = new MessageReceiver(messageText(0, chunks), chunks)
+    // A compacted replay of a finished message sends its final event alone.
+    Object.assign(first, { message, nextSeq: compact ? lastSeq : 1, outOfOrder: 0 })
+    outstanding = 1
+    const startedAt = now()
+    const ack = await subscribe(first.socket, workflowId, 0, compact)
+    const durationMs = now() - startedAt
+    const events = message.events
+    const wrong = message.wrong({ piecesLeftOut: compact })
+    await first.socket.timeout(20_000).emitWithAck('agent:unsubscribe', { workflowId })
+    delete first.message
+    return { events, durationMs, wrong, outOfOrder: first.outOfOrder, replayed: ack.replayed, compacted: ack.compacted }
   },
 
   close() {

@@ -1,13 +1,16 @@
-// npm run bench [-- --scenario NAME ...] [--quick] [--pairs N] [--profile]
+// npm run bench [-- --scenario NAME ...] [--variant LABEL ...] [--quick] [--pairs N] [--profile]
 // [--heap-snapshot]
+// (--variant runs only the variants of that label, for a look at one of them: a ratio needs both
+// the baseline and the candidate)
 // (--profile writes a CPU profile of every server process to bench/profiles/: of the measured
 // phase where the scenario has one, of the whole process otherwise; --heap-snapshot writes the
 // heap snapshots that a scenario asks for there too: memory, before and after the clients connect)
 //
-// Each scenario runs its two variants alternately (A B A B…, at least three pairs); every run has
+// Each scenario runs its variants alternately (A B A B…, at least three pairs); every run has
 // a fresh server process and a fresh client process. One JSON line per run goes to stdout, then a
-// table of medians and candidate/baseline ratios. Ratios, not absolute figures, are what count:
-// the machine is shared and drifts between runs.
+// table of medians and candidate/baseline ratios, and a table of its own for each scenario with
+// more than two variants (see scenario.ts). Ratios, not absolute figures, are what count: the
+// machine is shared and drifts between runs.
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, readFileSync } from 'node:fs'
@@ -23,9 +26,14 @@ const MIN_PAIRS = 3
 /** A child that has not exited this long after being closed is killed and reported. */
 const EXIT_GRACE_MS = 10_000
 
+/** Scenarios printed in the shared table: two variants and no bound of their own. */
+const inSharedTable = (scenario: Scenario<unknown>): boolean =>
+  scenario.variants.length === 2 && scenario.metrics.every((metric) => metric.bound === undefined)
+
 const { values } = parseArgs({
   options: {
     scenario: { type: 'string', multiple: true },
+    variant: { type: 'string', multiple: true },
     quick: { type: 'boolean', default: false },
     pairs: { type: 'string', default: String(MIN_PAIRS) },
     profile: { type: 'boolean', default: false },
@@ -40,6 +48,7 @@ const unknown = wanted.filter((name) => !SCENARIOS.some((scenario) => scenario.n
 if (unknown.length > 0) {
   throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((scenario) => scenario.name).join(', ')}`)
 }
+const variants = values.variant?.flatMap((label) => label.split(','))
 const selected = SCENARIOS.filter((scenario) => wanted.includes(scenario.name))
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
@@ -73,7 +82,7 @@ async function ended(child: ChildProcess, name: string): Promise<void> {
 async function runOnce(scenario: Scenario<unknown>, variant: Variant, pair: number): Promise<Record<string, number>> {
   const runName = `${suiteStamp}-${scenario.name}-${variant.label}-${pair}`
   const profileName = values.profile ? runName : undefined
-  const serverProcess = start('./server.ts', [variant.server], profileName)
+  const serverProcess = start('./server.ts', [variant.server, JSON.stringify(variant.options ?? {})], profileName)
   if (profileName !== undefined) console.error(`# ${scenario.name} ${variant.label} pair ${pair}: profile in bench/profiles/${profileName}.cpuprofile`)
   const clientProcess = start('./client.ts', [])
   const server = caller(serverProcess)
@@ -137,6 +146,77 @@ function table(rows: Row[], labels: Map<string, readonly [Variant, Variant]>): s
   return lines.join('\n')
 }
 
+/** Medians of each variant's runs (sums for `total` metrics); undefined where a variant does not report the metric. */
+function summarize(metric: Metric, runs: Record<string, number>[]): number | undefined {
+  const values = runs.map((run) => run[metric.key]).filter((value) => value !== undefined)
+  if (values.length === 0) return undefined
+  return metric.kind === 'total' ? values.reduce((sum, value) => sum + value, 0) : median(values)
+}
+
+interface VariantRow {
+  metric: Metric
+  /** One per variant, in the scenario's order. */
+  values: (number | undefined)[]
+}
+
+const within = (value: number | undefined, bound: { max?: number; min?: number }): boolean =>
+  value !== undefined && (bound.max === undefined || value <= bound.max) && (bound.min === undefined || value >= bound.min)
+
+function variantVerdict(scenario: Scenario<unknown>, row: VariantRow): string {
+  const { metric, values } = row
+  if (metric.kind === 'total') return values.every((value) => value === undefined || value === 0) ? 'ok' : 'FAIL'
+  const checks: boolean[] = []
+  const [baseline, candidate] = values
+  if (metric.target !== undefined) {
+    const ratio = candidate === undefined || baseline === undefined ? Number.NaN : candidate / baseline
+    checks.push('max' in metric.target ? ratio <= metric.target.max : ratio >= metric.target.min)
+  }
+  if (metric.bound !== undefined) {
+    const index = metric.of === undefined ? 1 : scenario.variants.findIndex((variant) => variant.label === metric.of)
+    checks.push(within(values[index], metric.bound))
+  }
+  if (checks.length === 0) return ''
+  return checks.every(Boolean) ? 'ok' : 'MISSED'
+}
+
+function variantTarget(scenario: Scenario<unknown>, metric: Metric): string {
+  if (metric.kind === 'total') return '0'
+  const [baseline, candidate] = scenario.variants
+  const parts: string[] = []
+  if (metric.target !== undefined) {
+    const [sign, value] = 'max' in metric.target ? ['≤', metric.target.max] : ['≥', metric.target.min]
+    parts.push(`${candidate.label} ${sign} ${value.toFixed(2)} × ${baseline.label}`)
+  }
+  if (metric.bound !== undefined) {
+    const { max, min } = metric.bound
+    const of = metric.of ?? candidate.label
+    if (max !== undefined && max === min) parts.push(`${of} = ${max}`)
+    else {
+      if (max !== undefined) parts.push(`${of} ≤ ${max}`)
+      if (min !== undefined) parts.push(`${of} ≥ ${min}`)
+    }
+  }
+  return parts.join(', ')
+}
+
+/** One column per variant, the candidate/baseline ratio, and the targets. */
+function variantTable(scenario: Scenario<unknown>, rows: VariantRow[]): string {
+  const [baseline, candidate] = scenario.variants
+  const labels = scenario.variants.map((variant) => variant.label)
+  const lines = [
+    `| ${scenario.name}: metric | ${labels.join(' | ')} | ${candidate.label} / ${baseline.label} | target | |`,
+    `|---|${labels.map(() => '---:').join('|')}|---:|---|---|`,
+  ]
+  for (const row of rows) {
+    const total = row.metric.kind === 'total'
+    const [base, cand] = row.values
+    const ratio = total || base === undefined || cand === undefined ? '' : (cand / base).toFixed(2)
+    const cells = row.values.map((value) => (value === undefined ? '' : String(round(value))))
+    lines.push(`| ${row.metric.label}${total ? ' (sum)' : ''} | ${cells.join(' | ')} | ${ratio} | ${variantTarget(scenario, row.metric)} | ${variantVerdict(scenario, row)} |`)
+  }
+  return lines.join('\n')
+}
+
 function machine(): string {
   const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU'
   return `${availableParallelism()} cores (${cpu}), Node ${process.version}`
@@ -147,18 +227,23 @@ console.error(`# ${command}: ${selected.map((scenario) => scenario.name).join(',
 const suiteStartedAt = performance.now()
 const rows: Row[] = []
 const labels = new Map<string, readonly [Variant, Variant]>()
+const ownTables: { scenario: Scenario<unknown>; rows: VariantRow[] }[] = []
 for (const scenario of selected) {
-  labels.set(scenario.name, scenario.variants)
-  const results: [Record<string, number>[], Record<string, number>[]] = [[], []]
+  const results: Record<string, number>[][] = scenario.variants.map(() => [])
   for (let pair = 1; pair <= pairs; pair++) {
     for (const [index, variant] of scenario.variants.entries()) {
-      results[index as 0 | 1].push(await runOnce(scenario, variant, pair))
+      if (variants !== undefined && !variants.includes(variant.label)) continue
+      results[index]?.push(await runOnce(scenario, variant, pair))
     }
   }
+  if (!inSharedTable(scenario)) {
+    ownTables.push({ scenario, rows: scenario.metrics.map((metric) => ({ metric, values: results.map((runs) => summarize(metric, runs)) })) })
+    continue
+  }
+  labels.set(scenario.name, [scenario.variants[0], scenario.variants[1]])
   for (const metric of scenario.metrics) {
-    const pick = (runs: Record<string, number>[]): number[] => runs.map((run) => run[metric.key] ?? Number.NaN)
-    const summarize = metric.kind === 'total' ? (list: number[]) => list.reduce((sum, value) => sum + value, 0) : median
-    rows.push({ scenario: scenario.name, metric, baseline: summarize(pick(results[0])), candidate: summarize(pick(results[1])) })
+    const [baseline = Number.NaN, candidate = Number.NaN] = results.map((runs) => summarize(metric, runs))
+    rows.push({ scenario: scenario.name, metric, baseline, candidate })
   }
 }
 
@@ -166,6 +251,13 @@ const minutes = (performance.now() - suiteStartedAt) / 60_000
 console.log('')
 console.log(`Command: \`${command}\` · ${pairs} pairs per scenario · ${minutes.toFixed(1)} min · ${machine()}`)
 console.log('')
-console.log(table(rows, labels))
-const failures = rows.filter((row) => ['FAIL', 'MISSED'].includes(verdict(row)))
-process.exitCode = failures.length === 0 ? 0 : 1
+if (rows.length > 0) console.log(table(rows, labels))
+for (const { scenario, rows: variantRows } of ownTables) {
+  console.log('')
+  console.log(variantTable(scenario, variantRows))
+}
+const failed = (verdictText: string): boolean => ['FAIL', 'MISSED'].includes(verdictText)
+const failures =
+  rows.filter((row) => failed(verdict(row))).length +
+  ownTables.reduce((sum, { scenario, rows: variantRows }) => sum + variantRows.filter((row) => failed(variantVerdict(scenario, row))).length, 0)
+process.exitCode = failures === 0 ? 0 : 1

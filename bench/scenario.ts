@@ -8,6 +8,8 @@ export interface Variant {
   label: string
   /** Which server process runs it (see server.ts). */
   server: Implementation
+  /** Plugin options of this variant's server, over the bench's own (`rateLimit: false`). */
+  options?: Record<string, unknown>
 }
 
 export interface Metric {
@@ -20,6 +22,10 @@ export interface Metric {
   kind: 'ratio' | 'total'
   /** The ratio the candidate must stay at or under (`max`) or at or over (`min`). */
   target?: { max: number } | { min: number }
+  /** Bounds of one variant's own median (the candidate's unless `of` names another). */
+  bound?: { max?: number; min?: number }
+  /** The label of the variant that `bound` holds for. */
+  of?: string
 }
 
 export interface RunContext<Size> {
@@ -35,8 +41,12 @@ export interface RunContext<Size> {
 export interface Scenario<Size = Record<string, number>> {
   name: string
   summary: string
-  /** `[baseline, candidate]`: runs alternate between them, baseline first. */
-  variants: readonly [Variant, Variant]
+  /**
+   * `[baseline, candidate, ...others]`: runs alternate between them, baseline first. Other
+   * variants are measured for reference; a scenario with any gets a table of its own, one column
+   * per variant.
+   */
+  variants: readonly [Variant, Variant, ...Variant[]]
   sizes: { full: Size; quick: Size }
   metrics: readonly Metric[]
   run(context: RunContext<Size>): Promise<Record<string, number>>

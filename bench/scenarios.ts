@@ -1,6 +1,8 @@
-// The scenarios of issue 5. Each one alternates raw Socket.IO and the plugin (or, for replay,
-// live and replayed delivery through the plugin) and returns one flat record of metrics per run.
+// The scenarios of issue 5 (and streaming, of issue 13). Each one alternates raw Socket.IO and the
+// plugin (or, for replay, live and replayed delivery through the plugin; for streaming, three ways
+// of sending tokens and a compacted replay) and returns one flat record of metrics per run.
 import { defineScenario, type Scenario, type Variant } from './scenario.ts'
+import type { Written } from './stream-writer.ts'
 import { workflowOf } from './wire.ts'
 
 const RAW_VS_PLUGIN: readonly [Variant, Variant] = [
@@ -306,5 +308,129 @@ const replay = defineScenario({
   },
 })
 
+/** The plugin's default `streaming.windowMs`, which the stream variant runs with. */
+const STREAM_WINDOW_MS = 40
+/** The latency the issue allows on top of the window. */
+const STREAM_LATENCY_SLACK_MS = 25
+
+interface MessagesSettled {
+  events: number
+  chunks: number
+  wrong: number
+  outOfOrder: number
+  disconnected: number
+  lastAt: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+}
+interface MessageReplayed {
+  events: number
+  durationMs: number
+  wrong: boolean
+  outOfOrder: number
+}
+
+/** The variants of the streaming scenario, by what they measure. */
+const STREAMING = {
+  /** (b) Each chunk its own `emitThought`: the cost the issue compares `stream()` to. */
+  thoughts: { label: 'thought-per-chunk', server: 'plugin' },
+  /** (a) `stream()` with the default window. */
+  stream: { label: 'stream', server: 'plugin' },
+  /** (c) Raw Socket.IO, one delta per chunk to the workflow's room: for reference. */
+  raw: { label: 'raw-per-chunk', server: 'raw' },
+  /**
+   * The reload replay of a finished message. `windowMs: 0` records each write as its own delta,
+   * so that the message's 2,000 chunks are 2,000 deltas (the most a replay of it can hold); the
+   * buffer keeps all of them and the final event.
+   */
+  replay: { label: 'replay', server: 'plugin', options: { streaming: { windowMs: 0 }, replay: { maxEvents: 2100 } } },
+} as const satisfies Record<string, Variant>
+
+const streaming = defineScenario({
+  name: 'streaming',
+  summary: 'token streaming: messages written chunk by chunk, one subscriber each; stream() vs a thought per chunk vs raw; a compacted reload replay',
+  variants: [STREAMING.thoughts, STREAMING.stream, STREAMING.raw, STREAMING.replay],
+  sizes: {
+    full: { streams: 500, perSecond: 100, seconds: 10, warmupSeconds: 1, replayChunks: 2000, replayRounds: 11 },
+    quick: { streams: 50, perSecond: 100, seconds: 2, warmupSeconds: 1, replayChunks: 2000, replayRounds: 4 },
+  },
+  metrics: [
+    { key: 'writesPerSec', label: 'writes / s achieved (scheduled: streams × 100)', kind: 'ratio' },
+    { key: 'writerMaxLagMs', label: 'writer most behind its schedule, ms', kind: 'ratio' },
+    { key: 'wireEventsPerWrite', label: 'events on the wire / write', kind: 'ratio', bound: { max: 0.3 } },
+    {
+      key: 'latencyP99Ms',
+      label: 'p99 write→receive ms',
+      kind: 'ratio',
+      bound: { max: STREAM_WINDOW_MS + STREAM_LATENCY_SLACK_MS },
+    },
+    { key: 'latencyP50Ms', label: 'p50 write→receive ms', kind: 'ratio' },
+    { key: 'serverCpuUsPerChunk', label: 'server CPU µs / chunk', kind: 'ratio', target: { max: 0.5 } },
+    { key: 'serverElu', label: 'server event-loop utilisation', kind: 'ratio' },
+    { key: 'wrong', label: 'messages rebuilt wrong or not ended', kind: 'total' },
+    { key: 'outOfOrder', label: 'events missing or out of order (seq)', kind: 'total' },
+    { key: 'disconnected', label: 'clients disconnected', kind: 'total' },
+    { key: 'replayEventsCompact', label: 'reload replay, compact: true: events before the ack', kind: 'ratio', bound: { max: 1, min: 1 }, of: STREAMING.replay.label },
+    { key: 'replayEventsFull', label: 'reload replay, compact: false: events before the ack', kind: 'ratio' },
+    { key: 'replayMsCompact', label: 'reload replay, compact: true: ms to the ack', kind: 'ratio' },
+    { key: 'replayMsFull', label: 'reload replay, compact: false: ms to the ack', kind: 'ratio' },
+    { key: 'replayWrong', label: 'replays rebuilt wrong or out of order', kind: 'total' },
+  ],
+  async run({ size, variant, url, server, client }) {
+    if (variant.label === STREAMING.replay.label) {
+      // A finished message of replayChunks chunks, then alternate reloads with and without compact.
+      await client('open', { url, count: 1, parallel: 1, workflows: 'none' })
+      const workflowId = 'wf-replayed'
+      const { lastSeq } = await server<{ lastSeq: number }>('recordMessage', { workflowId, chunks: size.replayChunks })
+      const rounds: Record<'compact' | 'full', MessageReplayed[]> = { compact: [], full: [] }
+      let replayWrong = 0
+      for (let round = 0; round < size.replayRounds; round++) {
+        for (const compact of [false, true]) {
+          const replayed = await client<MessageReplayed>('replayMessage', { workflowId, compact, chunks: size.replayChunks, lastSeq })
+          if (replayed.wrong || replayed.outOfOrder > 0) replayWrong++
+          // The first round warms up both paths.
+          if (round > 0) rounds[compact ? 'compact' : 'full'].push(replayed)
+        }
+      }
+      const middle = (list: MessageReplayed[], pick: (replayed: MessageReplayed) => number): number =>
+        list.map(pick).sort((a, b) => a - b)[Math.floor(list.length / 2)] ?? Number.NaN
+      return {
+        replayEventsCompact: Math.max(...rounds.compact.map((replayed) => replayed.events)),
+        replayEventsFull: middle(rounds.full, (replayed) => replayed.events),
+        replayMsCompact: middle(rounds.compact, (replayed) => replayed.durationMs),
+        replayMsFull: middle(rounds.full, (replayed) => replayed.durationMs),
+        replayWrong,
+      }
+    }
+
+    const how = variant.label === STREAMING.stream.label ? 'stream' : 'thoughts'
+    const write = { streams: size.streams, perSecond: size.perSecond, how }
+    await client('open', { url, count: size.streams, parallel: CONNECT_PARALLEL, workflows: 'own' })
+    const warmupChunks = size.perSecond * size.warmupSeconds
+    await client('armMessages', { chunks: warmupChunks })
+    await server('streamMessages', { ...write, chunks: warmupChunks, label: 'warm-up' })
+    await client('settleMessages', {})
+
+    const chunks = size.perSecond * size.seconds
+    await client('armMessages', { chunks })
+    await server('measureStart')
+    const written = await server<Omit<Written, 'writeTimes'> & { writeTimes: string }>('streamMessages', { ...write, chunks, label: 'message' })
+    const settled = await client<MessagesSettled>('settleMessages', { writeTimes: written.writeTimes })
+    const measured = await server<Measured>('measureStop')
+    return {
+      writesPerSec: written.writesPerSec,
+      writerMaxLagMs: written.maxLagMs,
+      wireEventsPerWrite: settled.events / written.writes,
+      latencyP50Ms: settled.latencyP50Ms,
+      latencyP99Ms: settled.latencyP99Ms,
+      serverCpuUsPerChunk: measured.cpuUs / written.writes,
+      serverElu: measured.elu,
+      wrong: settled.wrong,
+      outOfOrder: settled.outOfOrder,
+      disconnected: settled.disconnected,
+    }
+  },
+})
+
 /** In the order they run. */
-export const SCENARIOS: readonly Scenario<unknown>[] = [fanout, manyWorkflows, bigEvents, pacedLatency, handshake, memory, replay]
+export const SCENARIOS: readonly Scenario<unknown>[] = [fanout, manyWorkflows, bigEvents, pacedLatency, handshake, memory, replay, streaming]

@@ -1,7 +1,8 @@
 // The server under test, one per run: `raw` is hand-written Socket.IO on a bare Fastify server
 // (`io.use` + `fastify.jwt.verify`, `io.to(room).emit`), `plugin` is fastify-agent-events with
 // its defaults (validation on, in-memory replay) and the handshake rate limit off, because every
-// client connects from 127.0.0.1. Both send the same payloads to the same rooms.
+// client connects from 127.0.0.1. Both send the same payloads to the same rooms. A second
+// argument (JSON) adds plugin options for one variant of a scenario, e.g. `{"streaming":{"windowMs":0}}`.
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { PerformanceObserver, performance, type EventLoopUtilization } from 'node:perf_hooks'
@@ -12,7 +13,8 @@ import { Server, type Namespace } from 'socket.io'
 import agentEvents, { type AgentEventsOptions } from 'fastify-agent-events'
 import { leave, serve } from './ipc.ts'
 import { phaseProfiler } from './profiler.ts'
-import { SECRET, now, timedContent } from './wire.ts'
+import { type MessageSink, writeStreams, type WriteArgs } from './stream-writer.ts'
+import { SECRET, chunkText, encodeTimes, now, timedContent, workflowOf } from './wire.ts'
 
 type Implementation = 'raw' | 'plugin'
 const implementation = process.argv[2] as Implementation
@@ -31,13 +33,33 @@ await app.register(fastifyJwt, { secret: SECRET })
 let namespace: Namespace
 /** Emit one thought to a workflow's subscribers; the plugin's promise settles once it is handed to Socket.IO. */
 let emitThought: (workflowId: string, content: string) => Promise<unknown> | undefined
+/** Open a message written chunk by chunk to a workflow; `how` is the plugin's choice (raw always emits one delta per chunk). */
+let openMessage: (workflowId: string, messageId: string, how: MessageWriting) => MessageSink
+
+/** `stream`: the plugin's `stream()`; `thoughts`: one `emitThought` per chunk, then `emitResult` with the whole text. */
+type MessageWriting = 'stream' | 'thoughts'
 
 if (implementation === 'plugin') {
   // BENCH_PLUGIN_OPTIONS (JSON) overrides options, to see what a feature costs, e.g. '{"replay":false}'.
   const overrides = JSON.parse(process.env.BENCH_PLUGIN_OPTIONS ?? '{}') as AgentEventsOptions
-  await app.register(agentEvents, { rateLimit: false, ...overrides })
+  const variantOptions = JSON.parse(process.argv[3] ?? '{}') as AgentEventsOptions
+  await app.register(agentEvents, { rateLimit: false, ...variantOptions, ...overrides })
   namespace = app.agentEvents.io.of('/')
   emitThought = (workflowId, content) => app.agentEvents.emitThought(workflowId, content)
+  openMessage = (workflowId, messageId, how) => {
+    if (how === 'stream') {
+      const stream = app.agentEvents.stream(workflowId, { kind: 'result', messageId })
+      return { write: (text) => stream.write(text), end: () => stream.end() }
+    }
+    let content = ''
+    return {
+      write(text) {
+        content += text
+        void app.agentEvents.emitThought(workflowId, text)
+      },
+      end: () => app.agentEvents.emitResult(workflowId, { content_type: 'text', content, messageId }),
+    }
+  }
 } else {
   const io = new Server(app.server, { maxHttpBufferSize: 100_000 })
   app.addHook('preClose', (done) => {
@@ -68,18 +90,29 @@ if (implementation === 'plugin') {
     })
   })
   const seqs = new Map<string, number>()
-  emitThought = (workflowId, content) => {
+  const emit = (type: string, workflowId: string, data: Record<string, unknown>): undefined => {
     const seq = (seqs.get(workflowId) ?? 0) + 1
     seqs.set(workflowId, seq)
-    namespace.to(`workflow:${workflowId}`).emit('agent:thought', {
-      type: 'thought',
+    namespace.to(`workflow:${workflowId}`).emit(`agent:${type}`, {
+      type,
       workflowId,
-      data: { content },
+      data,
       timestamp: new Date().toISOString(),
       seq,
       id: randomUUID(),
     })
     return undefined
+  }
+  emitThought = (workflowId, content) => emit('thought', workflowId, { content })
+  openMessage = (workflowId, messageId) => {
+    let content = ''
+    return {
+      write(text) {
+        content += text
+        emit('delta', workflowId, { messageId, kind: 'result', text })
+      },
+      end: () => emit('result', workflowId, { content_type: 'text', content, messageId }),
+    }
   }
 }
 
@@ -161,6 +194,24 @@ serve({
       void emitThought(workflowId, timedContent())
     }
     return { startedAt, endedAt: now() }
+  },
+
+  /**
+   * Write `streams` messages at once, message s to workflow `wf-<s>` (clients opened with `own`),
+   * `perSecond` chunks a second each, then end them. Write times go back encoded (see wire.ts).
+   */
+  async streamMessages({ how, label, ...args }: WriteArgs & { how: MessageWriting; label: string }) {
+    const written = await writeStreams(args, (stream) => openMessage(workflowOf('own', stream), `${label}-${stream}`, how))
+    return { ...written, writeTimes: encodeTimes(written.writeTimes) }
+  },
+
+  /** Record a whole message of `chunks` chunks (stream 0's text) to `workflowId` with `stream()`, for its replay. */
+  async recordMessage({ workflowId, chunks }: { workflowId: string; chunks: number }) {
+    if (implementation !== 'plugin') throw new Error('recordMessage needs the plugin')
+    const stream = app.agentEvents.stream(workflowId, { kind: 'result', messageId: 'recorded' })
+    for (let index = 0; index < chunks; index++) stream.write(chunkText(0, index))
+    const final = await stream.end()
+    return { lastSeq: final.seq }
   },
 
   async measureStart() {

@@ -48,3 +48,43 @@ export interface Thought {
 /** The workflow client `index` follows: one for all clients, or one each. */
 export const workflowOf = (workflows: 'shared' | 'own', index: number): string =>
   workflows === 'shared' ? 'wf-shared' : `wf-${index}`
+
+/** Characters per streamed chunk: about one token. */
+export const CHUNK_CHARS = 4
+const CHUNK_VALUES = 36 ** CHUNK_CHARS
+
+/**
+ * Chunk `index` of the message that stream `stream` writes: 4 base-36 characters, different from
+ * its neighbours and from the same chunk of other streams, so that a lost, repeated, reordered or
+ * misrouted chunk changes the rebuilt text.
+ */
+export function chunkText(stream: number, index: number): string {
+  return ((stream * 1_000_003 + index) % CHUNK_VALUES).toString(36).padStart(CHUNK_CHARS, '0')
+}
+
+/** The whole text of stream `stream`'s message of `chunks` chunks. */
+export function messageText(stream: number, chunks: number): string {
+  let text = ''
+  for (let index = 0; index < chunks; index++) text += chunkText(stream, index)
+  return text
+}
+
+/** What the writer and the clients pass around as one number per chunk (write or receive times). */
+export const encodeTimes = (times: Float64Array): string => Buffer.from(times.buffer, times.byteOffset, times.byteLength).toString('base64')
+
+export function decodeTimes(encoded: string): Float64Array {
+  const bytes = Buffer.from(encoded, 'base64')
+  return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+}
+
+/** A streamed message's delta, as the plugin sends it (`agent:delta`) and raw Socket.IO copies it. */
+export interface Delta {
+  seq: number
+  data: { messageId: string; text: string }
+}
+
+/** The event that ends a message: `agent:result` with the whole text. */
+export interface Result {
+  seq: number
+  data: { content: string; messageId?: string }
+}

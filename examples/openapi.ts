@@ -12,11 +12,13 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import Type, { type TSchema } from 'typebox'
 import agentEvents, { type AgentEventType } from 'fastify-agent-events'
 import {
+  AgentDeltaEvent,
   AgentErrorEvent,
   AgentEvent,
   AgentResultEvent,
   AgentThoughtEvent,
   AgentToolCallEvent,
+  DeltaData,
   ErrorData,
   ResultData,
   ThoughtData,
@@ -41,6 +43,8 @@ export const EMIT_ROUTES = {
   tool_call: { url: 'tool-calls', body: ToolCallData, response: AgentToolCallEvent },
   result: { url: 'result', body: ResultData, response: AgentResultEvent },
   error: { url: 'errors', body: ErrorData, response: AgentErrorEvent },
+  // For a process that relays a message streamed elsewhere; in-process code uses `stream()`.
+  delta: { url: 'deltas', body: DeltaData, response: AgentDeltaEvent },
 } as const satisfies Record<AgentEventType, { url: string; body: TSchema; response: TSchema }>
 
 const WorkflowParams = Type.Object({ id: WorkflowId })

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Namespace, Server } from 'socket.io'
+import type { TextStreamPart, ToolSet } from 'ai'
 import { invalidEvent, type EventValidationIssue } from './errors.ts'
 import { createEventSizeCheck } from './event-size.ts'
 import { assertRoutable, assertValidEvent, assertWorkflowId } from './event-validation.ts'
@@ -19,6 +20,10 @@ import {
   type ToolCallData,
 } from './schemas/index.ts'
 import { identityOf } from './socket-identity.ts'
+import { planCompaction } from './replay/compaction.ts'
+import { MessageStreams, type MessageStream, type MessageStreamOptions } from './streaming/message-streams.ts'
+import type { DeltaKind } from './schemas/index.ts'
+import { pipeAiSdkStream, type PipeOptions, type PipeResult } from './streaming/ai-sdk-pipe.ts'
 
 /**
  * Where an event goes. Without it, to the workflow's subscribers, recorded with `seq` and `id`.
@@ -37,12 +42,19 @@ export interface HistoryOptions {
   afterSeq?: number
   /** At most this many, the oldest first. Default 100. */
   limit?: number
+  /**
+   * Leave out the deltas of messages whose final event is in the range, and merge those of a
+   * message still streaming, as `agent:subscribe` with `compact: true` does. Default false.
+   */
+  compact?: boolean
 }
 
 export interface HistoryPage {
   events: RecordedAgentEvent[]
   lastSeq: number
   truncated: boolean
+  /** With `compact: true`: events left out or merged into another. */
+  compacted?: number
 }
 
 /** `fastify.agentEvents`. */
@@ -52,6 +64,18 @@ export interface AgentEventsDecorator {
   emitResult(workflowId: string, data: ResultData, target?: EmitTarget): Promise<AgentResultEvent>
   emitError(workflowId: string, data: ErrorData, target?: EmitTarget): Promise<AgentErrorEvent>
   emit<Kind extends AgentEventType>(event: AgentEventInput<Kind>, target?: EmitTarget): Promise<Extract<AgentEvent, { type: Kind }>>
+  /**
+   * Open a message that is written a few characters at a time (token streaming): its writes are
+   * recorded as `agent:delta` events, one per `streaming.windowMs`, and `end()` records the whole
+   * text as `agent:thought` or `agent:result`.
+   */
+  stream<Kind extends DeltaKind>(workflowId: string, options: MessageStreamOptions<Kind>): MessageStream<Kind>
+  /**
+   * Record an AI SDK run (`streamText(...).fullStream`) as the workflow's events: reasoning as
+   * `thought` streams, its text as one `result` stream, tool calls with `tool_call_id`, `input`
+   * and `output`, an error or abort as one `agent:error`. Resolves once the stream has ended.
+   */
+  pipe<TOOLS extends ToolSet>(workflowId: string, fullStream: AsyncIterable<TextStreamPart<TOOLS>>, options?: PipeOptions): Promise<PipeResult>
   /** Read the replay buffer: the first `limit` events after `afterSeq`. */
   history(workflowId: string, options?: HistoryOptions): Promise<HistoryPage>
   /** Authenticated sockets on this node. */
@@ -69,7 +93,15 @@ export interface EmitterDependencies {
   validate: boolean
   /** Largest event, in UTF-8 bytes of its JSON as sent. */
   maxEventBytes: number
+  /** Coalescing window of message streams. */
+  streamingWindowMs: number
   log: FastifyBaseLogger
+}
+
+export interface AgentEvents {
+  decorator: AgentEventsDecorator
+  /** End every message stream still open (`fastify.close()`). */
+  abortOpenStreams(): Promise<void>
 }
 
 const INPUT_KEYS: ReadonlySet<string> = new Set(['type', 'workflowId', 'data'])
@@ -96,9 +128,28 @@ function assertTarget(target: unknown): asserts target is EmitTarget | undefined
   if (issues.length > 0) throw invalidEvent(issues)
 }
 
-export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorator {
+export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
   const { io, namespace, store, validate, log } = deps
   const checkEventSize = createEventSizeCheck(deps.maxEventBytes, store)
+  const messageStreams = new MessageStreams({
+    windowMs: deps.streamingWindowMs,
+    maxEventBytes: deps.maxEventBytes,
+    recordDelta: (delta) => void append(delta),
+    emit: (event) => emit(event as AgentEventInput),
+  })
+
+  /** The one place where a workflow event is recorded, and from there delivered by the store's watch. */
+  async function append(event: UnrecordedAgentEvent): Promise<AgentEvent> {
+    try {
+      // The store hands the recorded event to its watchers, this node's delivery among them, before
+      // append resolves: that is the one route from an emitter to subscribers, whatever the store.
+      return await store.append(event)
+    } catch (error) {
+      // The run goes on: the event is logged as lost for replay and reaches nobody out of order.
+      log.error({ err: error, workflowId: event.workflowId, type: event.type }, 'event not recorded: replay store failed')
+      return event as AgentEvent
+    }
+  }
 
   async function emit(input: AgentEventInput, target?: EmitTarget): Promise<AgentEvent> {
     if (typeof input !== 'object' || input === null) {
@@ -132,18 +183,12 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorat
       return event as AgentEvent
     }
 
-    try {
-      // The store hands the recorded event to its watchers, this node's delivery among them, before
-      // append resolves: that is the one route from an emitter to subscribers, whatever the store.
-      return await store.append(event)
-    } catch (error) {
-      // The run goes on: the event is logged as lost for replay and reaches nobody out of order.
-      log.error({ err: error, workflowId: event.workflowId, type: event.type }, 'event not recorded: replay store failed')
-      return event as AgentEvent
-    }
+    // Text written to the workflow's message streams before this event is recorded before it.
+    messageStreams.flush(event.workflowId)
+    return append(event)
   }
 
-  return {
+  const decorator: AgentEventsDecorator = {
     emitThought: (workflowId, content, target) =>
       emit({ type: 'thought', workflowId, data: { content } }, target) as Promise<AgentThoughtEvent>,
     emitToolCall: (workflowId, data, target) =>
@@ -153,6 +198,16 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorat
     emitError: (workflowId, data, target) =>
       emit({ type: 'error', workflowId, data }, target) as Promise<AgentErrorEvent>,
     emit: emit as AgentEventsDecorator['emit'],
+
+    stream(workflowId, options) {
+      assertWorkflowId(workflowId)
+      return messageStreams.open(workflowId, options)
+    },
+
+    async pipe(workflowId, fullStream, options) {
+      assertWorkflowId(workflowId)
+      return pipeAiSdkStream(decorator, workflowId, fullStream, options)
+    },
 
     async history(workflowId, options = {}) {
       assertWorkflowId(workflowId)
@@ -164,6 +219,10 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorat
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > HISTORY_LIMIT.max) {
         throw invalidEvent([{ field: 'limit', message: `must be an integer from 1 to ${HISTORY_LIMIT.max}` }])
       }
+      if (options.compact !== undefined && typeof options.compact !== 'boolean') {
+        throw invalidEvent([{ field: 'compact', message: 'must be a boolean' }])
+      }
+      if (options.compact === true) return compactedHistory(workflowId, afterSeq, limit)
       const range = await store.read(workflowId, { afterSeq, limit })
       return { events: range.events, lastSeq: range.lastSeq, truncated: range.truncated }
     },
@@ -175,4 +234,32 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEventsDecorat
     },
     io,
   }
+
+  /** The first `limit` events after `afterSeq` once the range up to the last event is compacted. */
+  async function compactedHistory(workflowId: string, afterSeq: number, limit: number): Promise<HistoryPage> {
+    const first = await store.read(workflowId, { afterSeq, limit: HISTORY_LIMIT.max })
+    const compaction = await planCompaction(
+      store,
+      workflowId,
+      { afterSeq, lastSeq: first.lastSeq, epoch: first.epoch, firstPage: first.events },
+      deps.maxEventBytes,
+    )
+    const events: RecordedAgentEvent[] = []
+    let page = first.events
+    let cursor = afterSeq
+    while (page.length > 0) {
+      for (const event of page) {
+        cursor = event.seq
+        if (event.seq > compaction.rangeEnd) break
+        const kept = compaction.next(event)
+        if (kept !== undefined) events.push(kept)
+        if (events.length === limit) break
+      }
+      if (events.length === limit || cursor >= compaction.rangeEnd) break
+      page = (await store.read(workflowId, { afterSeq: cursor, limit: HISTORY_LIMIT.max })).events
+    }
+    return { events, lastSeq: first.lastSeq, truncated: first.truncated, compacted: compaction.compacted }
+  }
+
+  return { decorator, abortOpenStreams: () => messageStreams.abortAll() }
 }

@@ -54,3 +54,13 @@ export const EventTooLargeError = createError<'FST_AGENT_EVENTS_EVENT_TOO_LARGE'
 export function eventTooLarge(size: number, limit: number): Error & { size: number; limit: number } {
   return Object.assign(new EventTooLargeError(size, limit), { size, limit })
 }
+
+/**
+ * A message stream was written to, ended or aborted after it had ended (by `end`, `abort`, or
+ * `fastify.close()`). Nothing was recorded.
+ */
+export const StreamEndedError = createError<'FST_AGENT_EVENTS_STREAM_ENDED', 409, [messageId: string, how: string]>(
+  'FST_AGENT_EVENTS_STREAM_ENDED',
+  'Message stream %s has already ended (%s): nothing more can be written to it',
+  409,
+)

@@ -9,6 +9,8 @@ export type {
   HistoryOptions,
   HistoryPage,
 } from './emitters.ts'
+export type { MessageEndData, MessageStream, MessageStreamOptions } from './streaming/message-streams.ts'
+export type { PipeOptions, PipeResult } from './streaming/ai-sdk-pipe.ts'
 export type {
   AgentEventsOptions,
   AgentEventsUser,
@@ -25,6 +27,7 @@ export {
   InvalidOptionError,
   InvalidEventError,
   MissingJwtError,
+  StreamEndedError,
   type EventValidationIssue,
 } from './errors.ts'
 export type {

@@ -84,6 +84,14 @@ export interface AgentEventsOptions {
    * where that is smaller. At most `maxBufferedBytes`.
    */
   maxEventBytes?: number
+  /** Token streaming (`fastify.agentEvents.stream()`). */
+  streaming?: {
+    /**
+     * Writes to a message stream within this many milliseconds are recorded as one `agent:delta`.
+     * 0 records each write as its own delta. Default 40.
+     */
+    windowMs?: number
+  }
   /** Validate every emitted event against its schema. Default `true`. */
   validate?: boolean
   /** Passed through to the Socket.IO `Server`. */
@@ -105,6 +113,7 @@ export const DEFAULTS = Object.freeze({
   maxBufferedBytes: 1_048_576,
   slowConsumerTimeout: '5 seconds',
   maxEventBytes: 262_144,
+  streamingWindowMs: 40,
   maxHttpBufferSize: 100_000,
   /** A connection that never completes its Socket.IO handshake is closed after this (ms). */
   connectTimeout: 10_000,
@@ -137,6 +146,7 @@ export interface ResolvedOptions {
   maxBufferedBytes: number
   slowConsumerTimeoutMs: number
   maxEventBytes: number
+  streamingWindowMs: number
   validate: boolean
   socketio: Partial<ServerOptions>
 }
@@ -338,12 +348,28 @@ function resolveFlowControl(options: Record<string, unknown>): Pick<ResolvedOpti
   return { maxBufferedBytes, slowConsumerTimeoutMs, maxEventBytes }
 }
 
+/** Longest coalescing window: past this, a stream would look stalled to anyone watching it. */
+const MOST_STREAMING_WINDOW_MS = 10_000
+
+function resolveStreaming(value: unknown): number {
+  const streaming = optionalObject(value, 'streaming')
+  for (const key of Object.keys(streaming)) {
+    if (key !== 'windowMs') fail(`streaming.${key}`, 'is not an option of streaming (windowMs)')
+  }
+  const windowMs = streaming.windowMs ?? DEFAULTS.streamingWindowMs
+  if (!Number.isSafeInteger(windowMs) || (windowMs as number) < 0 || (windowMs as number) > MOST_STREAMING_WINDOW_MS) {
+    fail('streaming.windowMs', `must be an integer from 0 to ${MOST_STREAMING_WINDOW_MS} (milliseconds)`)
+  }
+  return windowMs as number
+}
+
 /** Check every option before anything else happens; a bad one throws `FST_AGENT_EVENTS_INVALID_OPTION`. */
 export function resolveOptions(raw: unknown): ResolvedOptions {
   const options = optionalObject(raw, 'options')
   const known = new Set([
     'path', 'namespace', 'cors', 'auth', 'authorize', 'rateLimit', 'trustProxy', 'replay', 'authorizeTimeout',
-    'maxSubscriptions', 'maxBufferedBytes', 'slowConsumerTimeout', 'maxEventBytes', 'validate', 'socketio',
+    'maxSubscriptions', 'maxBufferedBytes', 'slowConsumerTimeout', 'maxEventBytes', 'streaming', 'validate',
+    'socketio',
   ])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) fail(key, 'is not an option of fastify-agent-events')
@@ -366,6 +392,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     authorizeTimeout: positiveInteger(options.authorizeTimeout, 'authorizeTimeout', DEFAULTS.authorizeTimeout),
     maxSubscriptions: positiveInteger(options.maxSubscriptions, 'maxSubscriptions', DEFAULTS.maxSubscriptions),
     ...resolveFlowControl(options),
+    streamingWindowMs: resolveStreaming(options.streaming),
     validate: optionalBoolean(options.validate, 'validate', true),
     socketio: {
       maxHttpBufferSize: DEFAULTS.maxHttpBufferSize,

@@ -59,7 +59,12 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     const expiries = createTokenExpiries(clockToleranceOf(options.verify), log)
     const subscriptions = createSubscriptionHandlers({
       streams,
-      catchUp: { store: options.store, replayEnabled: options.replayEnabled, paceBelowBytes: options.maxBufferedBytes / 2 },
+      catchUp: {
+        store: options.store,
+        replayEnabled: options.replayEnabled,
+        paceBelowBytes: options.maxBufferedBytes / 2,
+        maxEventBytes: options.maxEventBytes,
+      },
       options,
       log,
     })
@@ -84,19 +89,23 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       socket.on('disconnect', onDisconnect)
     })
 
-    fastify.decorate('agentEvents', createAgentEvents({
+    const agentEvents = createAgentEvents({
       io,
       namespace,
       store: options.store,
       validate: options.validate,
       maxEventBytes: options.maxEventBytes,
+      streamingWindowMs: options.streamingWindowMs,
       log,
-    }))
+    })
+    fastify.decorate('agentEvents', agentEvents.decorator)
 
     // Fastify's close() waits for open connections: tell this node's clients, then let them go.
     // Sessions that joined no namespace (a long poll held open) are closed here too, or the HTTP
     // server would wait for their next ping before onClose ran.
     fastify.addHook('preClose', async () => {
+      // First, while clients are still connected: a message never ended ends with agent:error.
+      await agentEvents.abortOpenStreams()
       await disconnectLocalSockets(namespace)
       if (ownsServer) io.engine.close()
     })

@@ -45,9 +45,9 @@ export class SocketSubscriptions {
   async subscribe(payload: unknown, ack: Ack): Promise<void> {
     const { options, streams, log } = this.context
     if (!isSubscribeRequest(payload)) {
-      return ack(errorAck('INVALID_REQUEST', 'Expected { workflowId, afterSeq?, epoch? } with a valid workflowId'))
+      return ack(errorAck('INVALID_REQUEST', 'Expected { workflowId, afterSeq?, epoch?, compact? } with a valid workflowId'))
     }
-    const { workflowId, afterSeq, epoch } = payload
+    const { workflowId, afterSeq, epoch, compact = false } = payload
     if (this.#entries.has(workflowId)) {
       return ack(errorAck('INVALID_REQUEST', 'Already subscribed to this workflow: unsubscribe first to replay it again'))
     }
@@ -75,7 +75,7 @@ export class SocketSubscriptions {
       }
       stream = streams.acquire(workflowId)
       pending.catchUp = new CatchUp(socket, stream, this.context.catchUp)
-      const outcome = await pending.catchUp.run({ afterSeq, epoch })
+      const outcome = await pending.catchUp.run({ afterSeq, epoch, compact })
       // The socket joined the room in the tick that `run` returned; no client message has been
       // handled since, so the entry is still this subscription's.
       this.#entries.set(workflowId, stream)

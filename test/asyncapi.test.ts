@@ -8,7 +8,7 @@ import {
   asyncapiDocument,
 } from '../src/schemas/index.ts'
 
-const SERVER_TO_CLIENT = ['agent:thought', 'agent:tool_call', 'agent:result', 'agent:error', 'auth:expired', 'server:shutdown']
+const SERVER_TO_CLIENT = ['agent:thought', 'agent:tool_call', 'agent:result', 'agent:error', 'agent:delta', 'auth:expired', 'server:shutdown']
 const CLIENT_TO_SERVER = ['agent:subscribe', 'agent:unsubscribe', 'auth:refresh']
 
 const document = asyncapiDocument({

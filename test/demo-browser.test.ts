@@ -1,12 +1,14 @@
 // The demo page in a real Chromium: a run is rendered live, survives reloads in the middle
-// (with events emitted while the page was away) and ends with every event exactly once.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+// (with events emitted while the page was away) and ends with every event exactly once; its
+// answer is written token by token, visibly, and a reload in the middle of it picks it up.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { chromium, type Page, type Route } from 'playwright-core'
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client'
 import type { RecordedAgentEvent } from '../src/index.ts'
+import { SCRIPTS, tokens } from '../examples/demo/agent-run.ts'
 import { startDemo, type RunningDemo } from './demo-loader.ts'
 import { request, waitFor } from './helpers.ts'
 
@@ -27,6 +29,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ]
 const ARTIFACTS = new URL('../test-artifacts/', import.meta.url)
+/** `UPDATE_DEMO_PNG=1` copies the screenshot of the answer half-written to the README's image. */
+const DEMO_PNG = new URL('../docs/demo.png', import.meta.url)
 const inCi = process.env.CI !== undefined && process.env.CI !== ''
 const missing = existsSync(CHROMIUM) ? undefined : `no ${CHROMIUM}: install it with \`apt-get install chromium\``
 
@@ -51,35 +55,46 @@ function deferred<T = void>(): Deferred<T> {
   return { promise, resolve }
 }
 
-/** Holds a run before chosen steps until the test lets it go on. */
+/**
+ * Holds a run before chosen steps (`5`) or before chosen tokens of a streamed step (`'14.6'`: the
+ * seventh token of step 14) until the test lets it go on.
+ */
 class StepGates {
-  readonly #gates = new Map<number, { reached: Deferred<void>; release: Deferred<void> }>()
+  readonly #gates = new Map<string, { reached: Deferred<void>; release: Deferred<void> }>()
 
-  hold(stepIndex: number): void {
-    this.#gates.set(stepIndex, { reached: deferred(), release: deferred() })
+  hold(at: number | string): void {
+    this.#gates.set(String(at), { reached: deferred(), release: deferred() })
   }
 
-  reached(stepIndex: number): Promise<void> {
-    return this.#gate(stepIndex).reached.promise
+  reached(at: number | string): Promise<void> {
+    return this.#gate(at).reached.promise
   }
 
-  /** Let the held run go on; later runs pass this step freely. */
-  release(stepIndex: number): void {
-    this.#gate(stepIndex).release.resolve()
-    this.#gates.delete(stepIndex)
+  /** Let the held run go on; later runs pass this point freely. */
+  release(at: number | string): void {
+    this.#gate(at).release.resolve()
+    this.#gates.delete(String(at))
   }
 
   readonly beforeStep = async (_workflowId: string, stepIndex: number, signal: AbortSignal): Promise<void> => {
-    const gate = this.#gates.get(stepIndex)
+    await this.#pass(String(stepIndex), signal)
+  }
+
+  readonly beforeToken = async (_workflowId: string, stepIndex: number, tokenIndex: number, signal: AbortSignal): Promise<void> => {
+    await this.#pass(`${stepIndex}.${tokenIndex}`, signal)
+  }
+
+  async #pass(at: string, signal: AbortSignal): Promise<void> {
+    const gate = this.#gates.get(at)
     if (gate === undefined) return
     gate.reached.resolve()
     const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
     await Promise.race([gate.release.promise, aborted])
   }
 
-  #gate(stepIndex: number) {
-    const gate = this.#gates.get(stepIndex)
-    if (gate === undefined) throw new Error(`no gate at step ${stepIndex}`)
+  #gate(at: number | string) {
+    const gate = this.#gates.get(String(at))
+    if (gate === undefined) throw new Error(`no gate at ${at}`)
     return gate
   }
 }
@@ -117,13 +132,16 @@ async function stored<T>(page: Page, key: string): Promise<T> {
   ) as Promise<T>
 }
 
-/** The rows that `events` must produce: one per event, except one per tool call (by `call_id`). */
+/**
+ * The rows that the compacted `events` of ended messages must produce: one per event, except one
+ * per tool call (by `tool_call_id`).
+ */
 function expectedRows(events: RecordedAgentEvent[]): Array<Pick<Row, 'type' | 'seqs' | 'status'>> {
   const expected: Array<Pick<Row, 'type' | 'seqs' | 'status'>> = []
   const calls = new Map<string, Pick<Row, 'type' | 'seqs' | 'status'>>()
   for (const event of events) {
     if (event.type === 'tool_call') {
-      const key = String(event.data['call_id'] ?? event.data.tool_name)
+      const key = String(event.data.tool_call_id ?? event.data.tool_name)
       const row = calls.get(key) ?? { type: 'tool_call', seqs: [], status: undefined }
       if (!calls.has(key)) {
         calls.set(key, row)
@@ -206,13 +224,28 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true })
 }
 
-/** Checks the page against the replay buffer and the REST fallback: every event exactly once. */
+/** The recorded events of the run, its messages' deltas left out (they are ended). */
+async function compactHistory(demo: RunningDemo, workflowId: string, afterSeq = 0) {
+  return demo.app.agentEvents.history(workflowId, { afterSeq, limit: 1000, compact: true })
+}
+
+/** The rows a page must show at a point where every message has ended. */
+async function expectedRowsNow(demo: RunningDemo, workflowId: string) {
+  return expectedRows((await compactHistory(demo, workflowId)).events)
+}
+
+const shape = (shown: Row[]) => shown.map(({ type, seqs, status }) => ({ type, seqs, status }))
+
+/**
+ * Checks the page against the replay buffer and the REST fallback: every event exactly once, each
+ * streamed message as one row with its whole text.
+ */
 async function assertCompleteTimeline(t: Test, page: Page, demo: RunningDemo, workflowId: string) {
-  const history = await demo.app.agentEvents.history(workflowId, { limit: 1000 })
+  const history = await compactHistory(demo, workflowId)
   const token = await stored<string>(page, 'token')
   const rest = await demo.app.inject({
     method: 'GET',
-    url: `/workflows/${workflowId}/events?afterSeq=0`,
+    url: `/workflows/${workflowId}/events?afterSeq=0&compact=true&limit=1000`,
     headers: { authorization: `Bearer ${token}` },
   })
   t.equal(rest.statusCode, 200, 'the REST fallback answers the run\'s owner')
@@ -220,7 +253,13 @@ async function assertCompleteTimeline(t: Test, page: Page, demo: RunningDemo, wo
 
   const shown = await rows(page)
   const seqs = shown.flatMap((row) => row.seqs)
-  t.same(seqs, history.events.map((event) => event.seq), 'every event is on the page exactly once, in seq order')
+  t.same(seqs, history.events.map((event) => event.seq), 'every final event is on the page exactly once, in seq order')
+  const texts = await page.$$eval('#timeline > li[data-message] .text', (items) => items.map((item) => (item as unknown as PageElement & { textContent: string }).textContent))
+  t.same(
+    texts,
+    history.events.filter((event) => event.type === 'thought' || event.type === 'result').map((event) => event.data.content),
+    'every streamed message shows its whole text, once',
+  )
   t.same(
     shown.map(({ type, seqs, status }) => ({ type, seqs, status })),
     expectedRows(history.events),
@@ -238,57 +277,63 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
   page.on('pageerror', (error) => pageErrors.push(error.message))
 
   await t.test('a run that succeeds, with two reloads in the middle', async (t) => {
-    // Steps 0..14 emit seq 1..15. Hold before seq 6 and before seq 11.
+    // Steps 0..14: thoughts (streamed: deltas, then the thought), tool calls, the result. Hold
+    // before step 5 (a thought) and before step 10 (the third tool call).
     gates.hold(5)
     gates.hold(10)
-    await page.goto(`${demo.url}/?stepMs=40`)
+    await page.goto(`${demo.url}/?stepMs=40&tokenMs=10`)
     await page.waitForSelector('body[data-connection="connected"]')
     await page.click('#run-success')
     await gates.reached(5)
-    await page.waitForSelector('#summary[data-last-seq="5"]')
     const workflowId = await stored<string>(page, 'workflowId')
     t.match(workflowId, /^wf-/, 'the page follows the run it started')
+    const atFive = (await demo.app.agentEvents.history(workflowId)).lastSeq
+    await page.waitForSelector(`#summary[data-last-seq="${atFive}"]`)
     t.same(
-      (await rows(page)).map(({ type, seqs, status }) => ({ type, seqs, status })),
-      [
-        { type: 'thought', seqs: [1], status: undefined },
-        { type: 'thought', seqs: [2], status: undefined },
-        { type: 'tool_call', seqs: [3, 4, 5], status: 'completed' },
-      ],
-      'live rows arrive in order, the tool call updated in place',
+      shape(await rows(page)),
+      await expectedRowsNow(demo, workflowId),
+      'live rows arrive in order, one per message, the tool call updated in place',
     )
+    t.same(shape(await rows(page)).map((row) => row.type), ['thought', 'thought', 'tool_call'])
     t.equal(await page.textContent('#connection'), 'live')
 
     // A reload while the run is held: the rows come back from sessionStorage, the page resumes
-    // after seq 5 with nothing to replay, and the rest of the run arrives live.
+    // after the last seq it saw with nothing to replay, and the rest of the run arrives live.
     await page.reload()
     await page.waitForSelector('body[data-connection="live"]')
-    t.match(await summary(page), { resumedAfter: '5', replayed: '0', lastSeq: '5' }, 'resumed with afterSeq from sessionStorage')
+    t.match(await summary(page), { resumedAfter: String(atFive), replayed: '0', lastSeq: String(atFive) }, 'resumed with afterSeq from sessionStorage')
     gates.release(5)
     await gates.reached(10)
-    await page.waitForSelector('#summary[data-last-seq="10"]')
+    const atTen = (await demo.app.agentEvents.history(workflowId)).lastSeq
+    await page.waitForSelector(`#summary[data-last-seq="${atTen}"]`)
     const beforeSecondReload = await rows(page)
-    t.same(beforeSecondReload.flatMap((row) => row.seqs), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'restored and live rows, in order')
+    t.same(shape(beforeSecondReload), await expectedRowsNow(demo, workflowId), 'restored and live rows, in order')
     t.ok(beforeSecondReload.every((row) => !row.replayed), 'nothing was replayed')
 
-    // Reload again, and keep the new page from connecting until the run has ended: seq 11..15
-    // are emitted while no page is listening, and must come back from the replay buffer.
+    // Reload again, and keep the new page from connecting until the run has ended: the rest of
+    // the run is emitted while no page is listening, and must come back from the replay buffer.
     const bundleRequested = deferred<Route>()
     await page.route('**/ws/socket.io.esm.min.js', (route) => bundleRequested.resolve(route))
     const reloading = page.reload()
     const route = await bundleRequested.promise
     const watcher = await connectAs(t, demo, await stored<string>(page, 'token'))
-    t.match(await request(watcher, 'agent:subscribe', { workflowId, afterSeq: 10 }), { ok: true, lastSeq: 10 })
+    t.match(await request(watcher, 'agent:subscribe', { workflowId, afterSeq: atTen }), { ok: true, lastSeq: atTen })
     const ended = waitFor(watcher, 'agent:result')
     gates.release(10)
     await ended
-    t.equal((await demo.app.agentEvents.history(workflowId)).lastSeq, 15, 'the run ended while the page was away')
+    const missed = await compactHistory(demo, workflowId, atTen)
+    t.equal(missed.events.at(-1)?.type, 'result', 'the run ended while the page was away')
     await route.continue()
     await page.unroute('**/ws/socket.io.esm.min.js')
     await reloading
     await page.waitForSelector('body[data-run="succeeded"]')
     await page.waitForSelector('body[data-connection="live"]')
-    t.match(await summary(page), { resumedAfter: '10', replayed: '5', lastSeq: '15' }, 'the missed events were replayed')
+    t.match(
+      await summary(page),
+      { resumedAfter: String(atTen), replayed: String(missed.events.length), compacted: String(missed.compacted), lastSeq: String(missed.lastSeq) },
+      'the missed events were replayed, the deltas of their ended messages left out',
+    )
+    t.ok((missed.compacted ?? 0) > 0, `the replay left out deltas (${missed.compacted})`)
 
     await assertCompleteTimeline(t, page, demo, workflowId)
     const final = await rows(page)
@@ -330,7 +375,7 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
     await page.waitForSelector('body[data-connection="live"]')
     t.match(await page.textContent('#run-note'), /rebuilt from the replay buffer/, 'the page says so, and it stays said')
     t.equal(await page.getAttribute('body', 'data-run'), 'failed', 'the replay brought the run to its end again')
-    t.match(await summary(page), { resumedAfter: String(shown.flatMap((row) => row.seqs).length) })
+    t.match(await summary(page), { resumedAfter: String(Math.max(...shown.flatMap((row) => row.seqs))) })
     await assertCompleteTimeline(t, page, demo, workflowId)
     t.ok((await rows(page)).every((row) => row.replayed), 'every row came from the replay')
   })
@@ -370,6 +415,129 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
   t.same(pageErrors, [], 'no script error on the page')
 })
 
+/** The text of the page's one row of message `messageId`, and whether it is still being written. */
+async function messageText(page: Page, messageId: string): Promise<{ rows: number; text: string; streaming: boolean }> {
+  return page.$$eval('#timeline > li[data-message]', (items, id) => {
+    const mine = items.map((item) => item as unknown as PageElement).filter((row) => row.dataset['message'] === id)
+    return {
+      rows: mine.length,
+      text: mine[0]?.querySelector('.text')?.textContent ?? '',
+      streaming: mine[0]?.dataset['streaming'] === 'true',
+    }
+  }, messageId)
+}
+
+/** Wait until the row of the message being written shows `text`, and say what it shows. */
+async function waitForText(page: Page, text: string): Promise<void> {
+  await page.waitForFunction(
+    (expected) => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } })
+      .document.querySelector('#timeline > li[data-streaming] .text')?.textContent === expected,
+    text,
+    { timeout: 60_000 },
+  )
+}
+
+t.test('the answer is written token by token', { skip: !inCi && missing !== undefined ? missing : false }, async (t) => {
+  if (missing !== undefined) throw new Error(`${missing} (CI is set, so this test may not skip)`)
+  const gates = new StepGates()
+  const demo = await startDemo(t, { beforeStep: gates.beforeStep, beforeToken: gates.beforeToken })
+  const page = await openBrowser(t)
+  const pageErrors: string[] = []
+  page.on('pageerror', (error) => pageErrors.push(error.message))
+
+  // Step 14 writes the result. The page is looked at with the answer held after 6, 11 and 16 of
+  // its tokens; the tokens from 16 to 21 are written while a reload keeps the page away.
+  const resultStep = SCRIPTS.success.length - 1
+  const scripted = SCRIPTS.success[resultStep]
+  if (scripted?.type !== 'result') throw new Error('the success script ends with its result')
+  const answer = tokens(scripted.data.content)
+  const written = (count: number) => answer.slice(0, count).join('')
+  const looks = [6, 11, 16]
+  const away = 21
+  for (const at of [...looks, away]) gates.hold(`${resultStep}.${at}`)
+
+  await page.goto(`${demo.url}/?stepMs=20&tokenMs=10`)
+  await page.waitForSelector('body[data-connection="connected"]')
+  await page.click('#run-success')
+  const samples: string[] = []
+  let messageId = ''
+  for (const [index, at] of looks.entries()) {
+    await gates.reached(`${resultStep}.${at}`)
+    await waitForText(page, written(at))
+    if (messageId === '') messageId = (await page.getAttribute('#timeline > li[data-streaming]', 'data-message')) ?? ''
+    const shown = await messageText(page, messageId)
+    t.match(shown, { rows: 1, streaming: true }, `after ${at} tokens the answer's row is being written`)
+    samples.push(shown.text)
+    await screenshot(page, `demo-streaming-${index + 1}.png`)
+    if (index === looks.length - 1 && process.env.UPDATE_DEMO_PNG === '1') {
+      copyFileSync(new URL(`demo-streaming-${index + 1}.png`, ARTIFACTS), DEMO_PNG)
+    }
+    if (index < looks.length - 1) gates.release(`${resultStep}.${at}`)
+  }
+  t.equal(await page.getAttribute('body', 'data-run'), 'running')
+  const workflowId = await stored<string>(page, 'workflowId')
+
+  // A reload in the middle of the answer, with the page kept away while more of it is written:
+  // the row comes back from sessionStorage, and the tokens it missed come as one merged delta.
+  const afterSeq = await stored<number>(page, 'lastSeq')
+  const bundleRequested = deferred<Route>()
+  await page.route('**/ws/socket.io.esm.min.js', (route) => bundleRequested.resolve(route))
+  const reloading = page.reload()
+  const route = await bundleRequested.promise
+  const watcher = await connectAs(t, demo, await stored<string>(page, 'token'))
+  t.match(await request(watcher, 'agent:subscribe', { workflowId, afterSeq }), { ok: true, lastSeq: afterSeq })
+  let missedText = ''
+  const missedAll = new Promise<void>((resolve) => {
+    watcher.on('agent:delta', (event: { data: { text: string } }) => {
+      missedText += event.data.text
+      if (written(16) + missedText === written(away)) resolve()
+    })
+  })
+  gates.release(`${resultStep}.${looks.at(-1)}`)
+  await gates.reached(`${resultStep}.${away}`)
+  await missedAll
+  await route.continue()
+  await page.unroute('**/ws/socket.io.esm.min.js')
+  await reloading
+  await page.waitForSelector('body[data-connection="live"]')
+  const afterReload = await messageText(page, messageId)
+  t.same(afterReload, { rows: 1, text: written(away), streaming: true }, 'after the reload: the text so far, once, still being written')
+  t.match(await summary(page), { resumedAfter: String(afterSeq), replayed: '1', anomalies: '0' }, 'what it missed came as one delta')
+  samples.push(afterReload.text)
+  await screenshot(page, 'demo-streaming-reloaded.png')
+
+  gates.release(`${resultStep}.${away}`)
+  await page.waitForSelector('body[data-run="succeeded"]')
+  const final = await messageText(page, messageId)
+  t.same(final, { rows: 1, text: scripted.data.content, streaming: false }, 'the result replaced what its deltas wrote, in the same row')
+  samples.push(final.text)
+  for (let index = 1; index < samples.length; index++) {
+    const [before, after] = [samples[index - 1] as string, samples[index] as string]
+    t.ok(after.length > before.length && after.startsWith(before), `the text grew (${before.length} → ${after.length} characters)`)
+  }
+  const result = (await demo.app.agentEvents.history(workflowId, { limit: 1000 })).events.at(-1)
+  t.match(result, { type: 'result', data: { content: final.text, messageId } }, 'the page ends with the result\'s content')
+  await assertCompleteTimeline(t, page, demo, workflowId)
+  t.equal(await page.$$eval('#timeline > li[data-streaming]', (items) => items.length), 0, 'nothing is left being written')
+  await screenshot(page, 'demo-streaming-done.png')
+
+  await t.test('a run stopped in the middle of a thought marks its row as aborted', async (t) => {
+    gates.hold('0.4')
+    await page.click('#run-success')
+    await gates.reached('0.4')
+    await waitForText(page, tokens((SCRIPTS.success[0] as { content: string }).content).slice(0, 4).join(''))
+    // Closing the server stops its runs: the thought being written ends with the run's error.
+    await demo.app.close()
+    await page.waitForSelector('#timeline > li[data-aborted]')
+    const row = await page.$eval('#timeline > li[data-aborted]', (item) => ({ ...(item as unknown as PageElement).dataset }))
+    t.match(row, { type: 'thought', message: /./ }, 'the thought\'s row')
+    t.notOk(row['streaming'], 'is no longer being written')
+    t.match(await page.textContent('#timeline > li[data-aborted]'), /RUN_STOPPED/, 'and says why')
+    await screenshot(page, 'demo-streaming-aborted.png')
+  })
+  t.same(pageErrors, [], 'no script error on the page')
+})
+
 t.test('a run the server lost in a restart', { skip: !inCi && missing !== undefined ? missing : false }, async (t) => {
   if (missing !== undefined) throw new Error(`${missing} (CI is set, so this test may not skip)`)
   const gates = new StepGates()
@@ -378,13 +546,15 @@ t.test('a run the server lost in a restart', { skip: !inCi && missing !== undefi
   const pageErrors: string[] = []
   page.on('pageerror', (error) => pageErrors.push(error.message))
 
-  // Steps 0..3 emit seq 1..4: seq 4 is the first tool call, in progress. Hold there.
+  // Steps 0..3: two thoughts, the first tool call pending then in progress. Hold there.
   gates.hold(4)
-  await page.goto(`${first.url}/?stepMs=40`)
+  await page.goto(`${first.url}/?stepMs=40&tokenMs=10`)
   await page.waitForSelector('body[data-connection="connected"]')
   await page.click('#run-success')
   await gates.reached(4)
-  await page.waitForSelector('#summary[data-last-seq="4"]')
+  const workflowId = await stored<string>(page, 'workflowId')
+  const held = await compactHistory(first, workflowId)
+  await page.waitForSelector(`#summary[data-last-seq="${held.lastSeq}"]`)
   t.equal(await page.getAttribute('body', 'data-run'), 'running')
   t.ok(await spinnerTurns(page), 'the tool call in progress shows a turning spinner')
 
@@ -403,7 +573,7 @@ t.test('a run the server lost in a restart', { skip: !inCi && missing !== undefi
   t.match(await page.textContent('#run-state'), /interrupted/, 'the run is no longer shown as running')
   t.match(await page.textContent('#run-note'), /server no longer has this run/, 'the page says why, and it stays said')
   t.notOk(await spinnerTurns(page), 'no spinner turns any more')
-  t.same((await rows(page)).flatMap((row) => row.seqs), [1, 2, 3, 4], 'what the page had stays on it')
+  t.same((await rows(page)).flatMap((row) => row.seqs), held.events.map((event) => event.seq), 'what the page had stays on it')
   t.ok(await page.isEnabled('#run-success'), 'a new run can be started')
   t.same(pageErrors, [], 'no script error on the page')
 })

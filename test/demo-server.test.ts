@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { SCRIPTS } from '../examples/demo/agent-run.ts'
 import { startDemo } from './demo-loader.ts'
 
 // A browser (or `npm run demo` in child processes) on a busy machine can take longer than the
@@ -76,7 +77,8 @@ t.test('npm run demo refuses a PORT that is not a port', async (t) => {
 })
 
 t.test('the REST routes and their OpenAPI document', async (t) => {
-  // The run holds before its fourth step, so that the REST route and history() see the same events.
+  // The run holds before its fourth step, so that the REST route and history() see the same events:
+  // a streamed thought (its deltas, then the thought with the whole text) and two tool calls.
   let reached!: () => void
   const held = new Promise<void>((resolve) => { reached = resolve })
   const { app } = await startDemo(t, {
@@ -99,7 +101,12 @@ t.test('the REST routes and their OpenAPI document', async (t) => {
     400,
     'stepMs is bounded',
   )
-  const started = await app.inject({ method: 'POST', url: '/workflows', headers: auth, payload: { scenario: 'failure', stepMs: 10 } })
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/workflows', headers: auth, payload: { tokenMs: 1 } })).statusCode,
+    400,
+    'tokenMs is bounded',
+  )
+  const started = await app.inject({ method: 'POST', url: '/workflows', headers: auth, payload: { scenario: 'failure', stepMs: 10, tokenMs: 5 } })
   t.equal(started.statusCode, 202)
   const { workflowId } = started.json()
   t.match(workflowId, /^wf-/)
@@ -108,9 +115,21 @@ t.test('the REST routes and their OpenAPI document', async (t) => {
   const page = await app.inject({ method: 'GET', url: `/workflows/${workflowId}/events?afterSeq=0`, headers: auth })
   t.equal(page.statusCode, 200)
   t.same(page.json(), await app.agentEvents.history(workflowId), 'the REST fallback is history()')
-  t.same(page.json().events.map((event: { seq: number }) => event.seq), [1, 2, 3])
+  const events: Array<{ seq: number; type: string; data: Record<string, unknown> }> = page.json().events
+  t.same(events.map((event) => event.seq), events.map((_, index) => index + 1), 'every recorded event, deltas included')
+  const deltas = events.filter((event) => event.type === 'delta')
+  const thought = events.find((event) => event.type === 'thought')
+  const scripted = SCRIPTS.failure[0]
+  t.ok(deltas.length > 1, `the thought was streamed (${deltas.length} deltas)`)
+  t.equal(deltas.map((event) => event.data['text']).join(''), scripted?.type === 'thought' ? scripted.content : undefined, 'its deltas hold its text')
+  t.same(thought?.data, { content: deltas.map((event) => event.data['text']).join(''), messageId: deltas[0]?.data['messageId'] }, 'the thought ends it')
+  t.same(events.filter((event) => event.type !== 'delta').map((event) => event.type), ['thought', 'tool_call', 'tool_call'])
+  t.match(events.find((event) => event.type === 'tool_call')?.data, { tool_call_id: 'call-1', input: { invoice: 'INV-2025-0193' } })
   const after = await app.inject({ method: 'GET', url: `/workflows/${workflowId}/events?afterSeq=1&limit=1`, headers: auth })
   t.same(after.json().events.map((event: { seq: number }) => event.seq), [2], 'afterSeq and limit page through it')
+  const compacted = await app.inject({ method: 'GET', url: `/workflows/${workflowId}/events?compact=true`, headers: auth })
+  t.same(compacted.json(), await app.agentEvents.history(workflowId, { compact: true }), 'compact=true is history({ compact: true })')
+  t.same(compacted.json().events.map((event: { type: string }) => event.type), ['thought', 'tool_call', 'tool_call'], 'a finished message is its final event')
   t.equal(
     (await app.inject({ method: 'GET', url: `/workflows/${workflowId}/events?afterSeq=-1`, headers: auth })).statusCode,
     400,
@@ -120,7 +139,7 @@ t.test('the REST routes and their OpenAPI document', async (t) => {
   t.ok(openapi.paths['/workflows'], 'POST /workflows is documented')
   t.ok(openapi.paths['/workflows/{id}/events'], 'the REST fallback is documented')
   t.ok(openapi.paths['/login'], 'the demo login is documented')
-  for (const id of ['AgentThoughtEvent', 'AgentToolCallEvent', 'AgentResultEvent', 'AgentErrorEvent']) {
+  for (const id of ['AgentThoughtEvent', 'AgentToolCallEvent', 'AgentResultEvent', 'AgentErrorEvent', 'AgentDeltaEvent']) {
     t.ok(openapi.components.schemas[id], `${id} is a component under its own name`)
   }
   t.equal((await app.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true, 'Swagger UI is served')

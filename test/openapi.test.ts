@@ -102,6 +102,12 @@ const CORPUS: Record<AgentEventType, unknown[]> = {
     { code: 'X' }, { message: 'x' }, { code: 'X', message: 'x', extra: 1 }, { code: 404, message: 'x' }, { code: 'X', message: false },
     { code: null, message: 'x' },
   ],
+  delta: [
+    { messageId: 'm-1', kind: 'result', text: 'Hel' }, { messageId: 'm-1', kind: 'thought', text: '' },
+    { messageId: 'm 1', kind: 'result', text: 'x' }, { messageId: 'm-1', kind: 'tool_call', text: 'x' },
+    { messageId: 'm-1', kind: 'result' }, { messageId: 'm-1', kind: 'result', text: 'x', extra: 1 }, { kind: 'result', text: 'x' },
+    { messageId: 'm-1', kind: 'result', text: 5 },
+  ],
 }
 
 type Verdict = 'accepted' | 'refused' | 'accepted by the route, refused by the emitter'

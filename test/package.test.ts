@@ -172,7 +172,7 @@ async function peerVerdict(peer: string, installedDir: string): Promise<{ versio
   return { version: entry?.version ?? 'missing', invalid: entry?.invalid === undefined ? [] : [entry.invalid] }
 }
 
-t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike', async (t) => {
+t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7', async (t) => {
   const cases = [
     { peer: 'fastify', dir: 'fastify', major: '5' },
     { peer: '@fastify/jwt', dir: '@fastify/jwt', major: '10' },
@@ -180,6 +180,7 @@ t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 
     { peer: 'ioredis', dir: 'ioredis-v5', major: '5' },
     { peer: 'redis', dir: 'redis', major: '6' },
     { peer: 'redis', dir: 'redis-v5', major: '5' },
+    { peer: 'ai', dir: 'ai', major: '7' },
   ]
   for (const { peer, dir, major } of cases) {
     const { version, invalid } = await peerVerdict(peer, dir)

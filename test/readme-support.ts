@@ -100,3 +100,45 @@ export function memoryStorage(): { getItem(key: string): string | null; setItem(
     setItem: (key, value) => void items.set(key, value),
   }
 }
+
+/**
+ * The reader's own AI SDK model, for the `pipe` block: the AI SDK's mock language model, whose
+ * first call thinks, says a few words and calls `weather`, and whose second answers.
+ */
+export async function aiModel(): Promise<import('ai/test').MockLanguageModelV4> {
+  // Imported here, not at the top: the other blocks' processes need not load the AI SDK.
+  const { MockLanguageModelV4 } = await import('ai/test')
+  const { simulateReadableStream } = await import('ai')
+  const usage = { inputTokens: { total: 10, noCache: 10, cacheRead: 0, cacheWrite: 0 }, outputTokens: { total: 20, text: 20, reasoning: 0 } }
+  const steps = [
+    [
+      { type: 'reasoning-start', id: 'r0' },
+      { type: 'reasoning-delta', id: 'r0', delta: 'The user wants the weather.' },
+      { type: 'reasoning-end', id: 'r0' },
+      { type: 'text-start', id: 'txt-0' },
+      { type: 'text-delta', id: 'txt-0', delta: 'Let me check.' },
+      { type: 'text-end', id: 'txt-0' },
+      { type: 'tool-call', toolCallId: 'call-1', toolName: 'weather', input: '{"city":"Paris"}' },
+      { type: 'finish', finishReason: { unified: 'tool-calls', raw: 'tool_calls' }, usage },
+    ],
+    [
+      { type: 'text-start', id: 'txt-0' },
+      { type: 'text-delta', id: 'txt-0', delta: 'It is sunny ' },
+      { type: 'text-delta', id: 'txt-0', delta: 'in Paris.' },
+      { type: 'text-end', id: 'txt-0' },
+      { type: 'finish', finishReason: { unified: 'stop', raw: 'stop' }, usage },
+    ],
+  ]
+  return new MockLanguageModelV4({ doStream: steps.map((chunks) => ({ stream: simulateReadableStream({ chunks, chunkDelayInMs: 1 }) as never })) })
+}
+
+/** The reader's own tools, for the `pipe` block. */
+export async function aiTools() {
+  const { jsonSchema, tool } = await import('ai')
+  return {
+    weather: tool({
+      inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+      execute: async ({ city }) => ({ city, sky: 'sunny' }),
+    }),
+  }
+}

@@ -160,6 +160,38 @@ await readmeServer.close()
 readme.report({ rendered, sent: readmeSent })`,
     expect: (result) => ({ rendered: [(result as { sent: unknown }).sent] }),
   },
+  'From the AI SDK: `pipe` #1': {
+    prelude: `${SUPPORT_IMPORT}
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import agentEvents from 'fastify-agent-events'
+const app = Fastify()
+await app.register(fastifyJwt, { secret: process.env.JWT_SECRET! })
+await app.register(agentEvents, { authorize: () => true })
+const model = await readme.aiModel()
+const tools = await readme.aiTools()
+const workflowId = 'wf-readme'`,
+    epilogue: `
+const readmeEvents = (await app.agentEvents.history(workflowId)).events
+await app.close()
+readme.report({
+  status,
+  event,
+  thoughts: readmeEvents.filter((recorded) => recorded.type === 'thought').map((recorded) => recorded.data.content),
+  toolCalls: readmeEvents.filter((recorded) => recorded.type === 'tool_call').map((recorded) => recorded.data),
+  results: readmeEvents.filter((recorded) => recorded.type === 'result').length,
+})`,
+    expect: () => ({
+      status: 'success',
+      event: { type: 'result', data: { status: 'success', finish_reason: 'stop', content_type: 'text', content: 'Let me check.\n\nIt is sunny in Paris.' } },
+      thoughts: ['The user wants the weather.'],
+      toolCalls: [
+        { tool_name: 'weather', status: 'in_progress', tool_call_id: 'call-1', input: { city: 'Paris' } },
+        { tool_name: 'weather', status: 'completed', tool_call_id: 'call-1', output: { city: 'Paris', sky: 'sunny' } },
+      ],
+      results: 1,
+    }),
+  },
   'Typed clients #1': {
     prelude: `${CLIENT_PRELUDE}
 await readmeServer.app.agentEvents.emitThought(workflowId, 'one')
@@ -225,6 +257,66 @@ readme.report({ history: readmeHistory.events.map((event) => event.seq), lastSeq
   'Running several nodes #1': { redis: 'ioredis', ...SEVERAL_NODES },
   'Running several nodes #2': { redis: 'node-redis', ...SEVERAL_NODES },
   'Running several nodes #3': { redis: 'cluster', ...SEVERAL_NODES },
+  'Streaming messages (token streaming) #1': {
+    prelude: `${CLIENT_PRELUDE}
+const app = readmeServer.app
+const prompt = 'Say hello'
+async function* llmTokens(_prompt: string) {
+  for (const token of ['Hel', 'lo', ', ', 'wor', 'ld', '.']) {
+    await new Promise((resolve) => setTimeout(resolve, 15))
+    yield token
+  }
+}`,
+    epilogue: `
+const readmeHistory = await app.agentEvents.history(workflowId)
+const readmeCompacted = await app.agentEvents.history(workflowId, { compact: true })
+await readmeServer.close()
+readme.report({
+  result,
+  types: readmeHistory.events.map((event) => event.type),
+  text: readmeHistory.events.flatMap((event) => (event.type === 'delta' ? [event.data.text] : [])).join(''),
+  compacted: readmeCompacted.events.map((event) => event.type),
+})`,
+    expect: (result) => {
+      const { types } = result as { types: string[] }
+      return {
+        result: { type: 'result', seq: types.length, data: { content_type: 'text', content: 'Hello, world.', status: 'success' } },
+        text: 'Hello, world.',
+        compacted: ['result'],
+      }
+    },
+  },
+  'Streaming messages (token streaming) #2': {
+    prelude: `${CLIENT_PRELUDE}
+const shown = new Map<string, { text: string; streaming: boolean }>()
+const showMessage = (messageId: string, text: string, state: { streaming: boolean }) => { shown.set(messageId, { text, ...state }) }
+const readmeEvents = readmeServer.app.agentEvents
+const readmeDone = readmeEvents.stream(workflowId, { kind: 'result', messageId: 'done' })
+for (const word of ['An ', 'earlier ', 'answer.']) readmeDone.write(word)
+await readmeDone.end()
+const readmeOpen = readmeEvents.stream(workflowId, { kind: 'result', messageId: 'open' })
+for (const word of ['Still ', 'writ']) readmeOpen.write(word)
+await readmeEvents.history(workflowId) // the pending text is recorded by then
+await new Promise((resolve) => setTimeout(resolve, 100))
+const readmeJoined = readmeServer.joined(workflowId)
+const readmeDeltas: number[] = []`,
+    epilogue: `
+socket.on('agent:delta', (event) => { readmeDeltas.push(event.seq ?? -1) })
+await readmeJoined
+await readme.until(() => shown.get('open')?.text === 'Still writ')
+readmeOpen.write('ing.')
+await readmeOpen.end()
+await readme.until(() => shown.get('open')?.streaming === false)
+socket.disconnect()
+await readmeServer.close()
+readme.report({ done: shown.get('done'), open: shown.get('open'), deltas: readmeDeltas.length })`,
+    expect: () => ({
+      done: { text: 'An earlier answer.', streaming: false },
+      open: { text: 'Still writing.', streaming: false },
+      // The open message's two deltas replayed as one, then one live; the finished one's none.
+      deltas: 2,
+    }),
+  },
   'Replay for frontend authors #1': {
     prelude: `${CLIENT_PRELUDE}
 const sessionStorage = readme.memoryStorage()

@@ -1,14 +1,19 @@
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import type { Server } from 'socket.io'
+import { jsonSchema, streamText, tool } from 'ai'
+import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, test } from 'tstyche'
 import agentEvents, {
   type AgentEventsDecorator,
+  type MessageStream,
   type EmitTarget,
   type HistoryPage,
+  type PipeResult,
   fastifyAgentEvents,
 } from 'fastify-agent-events'
 import type {
+  AgentDeltaEvent,
   AgentErrorEvent,
   AgentEvent,
   AgentResultEvent,
@@ -22,6 +27,27 @@ const app = Fastify()
 await app.register(fastifyJwt, { secret: 'secret' })
 await app.register(agentEvents)
 const events = app.agentEvents
+
+describe('fastify.agentEvents.stream()', () => {
+  test('end() resolves with the event of the stream\'s kind', () => {
+    const answer = events.stream('wf-1', { kind: 'result' })
+    expect(answer).type.toBe<MessageStream<'result'>>()
+    expect(answer.end({ status: 'success' })).type.toBe<Promise<AgentResultEvent>>()
+    expect(events.stream('wf-1', { kind: 'thought', messageId: 'm-1' }).end()).type.toBe<Promise<AgentThoughtEvent>>()
+    expect(answer.abort({ code: 'CANCELLED', message: 'stopped' })).type.toBe<Promise<AgentErrorEvent>>()
+    expect(answer.write('text')).type.toBe<void>()
+  })
+
+  test('refuses what the stream sets itself, and kinds that do not stream', () => {
+    expect(events.stream).type.not.toBeCallableWith('wf-1', { kind: 'tool_call' })
+    expect(events.stream('wf-1', { kind: 'result' }).end).type.not.toBeCallableWith({ content: 'set by the stream' })
+    expect(events.stream('wf-1', { kind: 'result' }).write).type.not.toBeCallableWith(42)
+  })
+
+  test('a delta is part of AgentEvent', () => {
+    expect<Extract<AgentEvent, { type: 'delta' }>>().type.toBe<AgentDeltaEvent>()
+  })
+})
 
 describe('fastify.agentEvents', () => {
   test('is the decorator, declared on every FastifyInstance', () => {
@@ -70,6 +96,19 @@ describe('fastify.agentEvents', () => {
     expect(events.getConnectedCount()).type.toBe<number>()
     expect(events.getUserId('socket-id')).type.toBe<string | undefined>()
     expect(events.io).type.toBe<Server>()
+  })
+
+  test('pipe takes the fullStream of streamText, whatever its tools, and resolves with a PipeResult', () => {
+    const weather = tool({
+      inputSchema: jsonSchema<{ city: string }>({ type: 'object' }),
+      execute: async ({ city }) => ({ city, sky: 'sunny' }),
+    })
+    const run = streamText({ model: new MockLanguageModelV4(), prompt: 'x', tools: { weather } })
+    expect(events.pipe('wf-1', run.fullStream)).type.toBe<Promise<PipeResult>>()
+    expect(events.pipe('wf-1', run.fullStream, { textSeparator: ' ', resultData: { conversationId: 'c-1' } })).type.toBe<Promise<PipeResult>>()
+    expect(events.pipe).type.not.toBeCallableWith('wf-1', run.textStream)
+    expect(events.pipe).type.not.toBeCallableWith('wf-1', run.fullStream, { resultData: { content: 'mine' } })
+    expect<PipeResult['status']>().type.toBe<'success' | 'error' | 'aborted'>()
   })
 
   test('events narrow on type', () => {

@@ -11,8 +11,8 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import Type from 'typebox'
 import agentEvents from 'fastify-agent-events'
 import * as schemas from 'fastify-agent-events/schemas'
-import { AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent, WorkflowId } from 'fastify-agent-events/schemas'
-import { DEFAULT_STEP_MS, SCENARIOS, playRun, type RunOptions, type Scenario } from './agent-run.ts'
+import { AgentDeltaEvent, AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent, WorkflowId } from 'fastify-agent-events/schemas'
+import { DEFAULT_STEP_MS, DEFAULT_TOKEN_MS, SCENARIOS, playRun, type RunOptions, type Scenario } from './agent-run.ts'
 
 export const SOCKET_PATH = '/ws'
 /** Demo tokens live this long; the page fetches a new one before it runs out. */
@@ -25,6 +25,8 @@ export interface DemoOptions {
   logger?: FastifyServerOptions['logger']
   /** Awaited before each step of every run (tests hold a run at a chosen step with it). */
   beforeStep?: RunOptions['beforeStep']
+  /** Awaited before each token of a streamed thought or result (tests hold a message half-written). */
+  beforeToken?: RunOptions['beforeToken']
 }
 
 const LoginBody = Type.Object(
@@ -38,7 +40,12 @@ const LoginReply = Type.Object({
 const StartRunBody = Type.Object(
   {
     scenario: Type.Optional(Type.Enum(SCENARIOS, { description: '`success` ends with a result, `failure` with an error.' })),
-    stepMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 5000, description: `Pause between events (default ${DEFAULT_STEP_MS}).` })),
+    stepMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 5000, description: `Pause between steps (default ${DEFAULT_STEP_MS}).` })),
+    tokenMs: Type.Optional(Type.Integer({
+      minimum: 5,
+      maximum: 1000,
+      description: `Pause before each token of a streamed thought or result (default ${DEFAULT_TOKEN_MS}).`,
+    })),
   },
   { additionalProperties: false },
 )
@@ -48,16 +55,21 @@ const EventsQuery = Type.Object(
   {
     afterSeq: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Events with a greater `seq`.' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    compact: Type.Optional(Type.Boolean({
+      default: false,
+      description: 'Leave out the deltas of a finished message and merge those of a message still streaming into one.',
+    })),
   },
   { additionalProperties: false },
 )
 // The shared event schemas are added once by their `$id`s and referenced: inlining the `AgentEvent`
 // union would embed `AgentWorkflowId` four times, which the response serializer refuses.
-const EVENT_SCHEMAS = [AgentThoughtEvent, AgentToolCallEvent, AgentResultEvent, AgentErrorEvent] as const
+const EVENT_SCHEMAS = [AgentThoughtEvent, AgentToolCallEvent, AgentResultEvent, AgentErrorEvent, AgentDeltaEvent] as const
 const EventsPage = Type.Object({
-  events: Type.Array(Type.Union(['AgentThoughtEvent', 'AgentToolCallEvent', 'AgentResultEvent', 'AgentErrorEvent'].map((id) => Type.Ref(id)))),
+  events: Type.Array(Type.Union(EVENT_SCHEMAS.map((schema) => Type.Ref(schema.$id)))),
   lastSeq: Type.Integer({ minimum: 0, description: 'Highest `seq` of the workflow so far.' }),
   truncated: Type.Boolean({ description: 'Events after `afterSeq` had already left the replay buffer.' }),
+  compacted: Type.Optional(Type.Integer({ minimum: 0, description: 'With `compact`: events left out or merged into another.' })),
 })
 const Problem = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() })
 
@@ -88,18 +100,19 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     },
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  // A run must not outlive the server: stop every run before the plugin starts closing (hooks run
+  // in the order they were added), so that a message a run was writing ends with the run's own
+  // error rather than the plugin's SERVER_CLOSING.
+  app.addHook('preClose', async () => {
+    shutdown.abort()
+    await Promise.all(activeRuns)
+  })
   await app.register(agentEvents, {
     path: SOCKET_PATH,
     // The user who started a run is the only one who may follow it.
     authorize: ({ userId, workflowId }) => owners.get(workflowId) === userId,
   })
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('./public/', import.meta.url)) })
-
-  // A run must not outlive the server: stop every run before the plugin starts closing.
-  app.addHook('preClose', async () => {
-    shutdown.abort()
-    await Promise.all(activeRuns)
-  })
 
   const authenticate = async (req: FastifyRequest): Promise<void> => {
     await req.jwtVerify()
@@ -118,7 +131,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     return { token, expiresAt: new Date(Date.now() + TOKEN_TTL_SECONDS * 1000).toISOString() }
   })
 
-  app.post<{ Body: { scenario?: Scenario; stepMs?: number } }>('/workflows', {
+  app.post<{ Body: { scenario?: Scenario; stepMs?: number; tokenMs?: number } }>('/workflows', {
     onRequest: authenticate,
     schema: {
       tags: ['workflows'],
@@ -137,8 +150,10 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     const run = playRun(app.agentEvents, workflowId, {
       scenario,
       stepMs: req.body?.stepMs ?? DEFAULT_STEP_MS,
+      tokenMs: req.body?.tokenMs ?? DEFAULT_TOKEN_MS,
       signal: shutdown.signal,
       ...(options.beforeStep === undefined ? {} : { beforeStep: options.beforeStep }),
+      ...(options.beforeToken === undefined ? {} : { beforeToken: options.beforeToken }),
     })
       .catch((error: unknown) => app.log.error({ err: error, workflowId }, 'simulated run failed'))
       .finally(() => activeRuns.delete(run))
@@ -146,7 +161,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     return reply.code(202).send({ workflowId, scenario })
   })
 
-  app.get<{ Params: { id: string }; Querystring: { afterSeq?: number; limit?: number } }>('/workflows/:id/events', {
+  app.get<{ Params: { id: string }; Querystring: { afterSeq?: number; limit?: number; compact?: boolean } }>('/workflows/:id/events', {
     onRequest: authenticate,
     schema: {
       tags: ['workflows'],
@@ -164,6 +179,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     return app.agentEvents.history(req.params.id, {
       afterSeq: req.query.afterSeq ?? 0,
       limit: req.query.limit ?? 100,
+      compact: req.query.compact ?? false,
     })
   })
 

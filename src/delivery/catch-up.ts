@@ -1,4 +1,5 @@
 import type { Socket } from 'socket.io'
+import { planCompaction, type ReplayCompaction } from '../replay/compaction.ts'
 import type { ReplayStore } from '../replay/replay-store.ts'
 import { WIRE_EVENT_NAMES, type RecordedAgentEvent } from '../schemas/index.ts'
 import { unsentBytes, whenUnsentBelow } from '../transport-backlog.ts'
@@ -21,6 +22,8 @@ const MAX_STREAM_STALLS = 20
 export interface CatchUpRequest {
   afterSeq: number | undefined
   epoch: string | undefined
+  /** Compact the replayed range (see `ReplayCompaction`); live events never are. */
+  compact: boolean
 }
 
 export interface CatchUpOutcome {
@@ -28,6 +31,8 @@ export interface CatchUpOutcome {
   lastSeq: number
   replayed: number
   truncated: boolean
+  /** Set for a compacted replay: events left out or merged. */
+  compacted?: number
 }
 
 export interface CatchUpContext {
@@ -35,6 +40,8 @@ export interface CatchUpContext {
   replayEnabled: boolean
   /** A replay writes its next event only while the subscriber's unsent bytes are under this. */
   paceBelowBytes: number
+  /** No merged delta of a compacted replay grows past this. */
+  maxEventBytes: number
 }
 
 /** The subscription was undone (unsubscribe or disconnect) before it completed. */
@@ -62,6 +69,7 @@ export class CatchUp implements StreamListener {
   #replayed = 0
   #truncated = false
   #replaying = false
+  #compaction: ReplayCompaction | undefined
 
   constructor(
     private readonly socket: Socket,
@@ -121,6 +129,16 @@ export class CatchUp implements StreamListener {
     this.#cursor = !this.#replaying ? first.lastSeq : epochChanged ? 0 : (request.afterSeq ?? 0)
     this.#truncated = epochChanged || (request.afterSeq !== undefined && first.truncated)
     let page: RecordedAgentEvent[] | undefined = epochChanged ? undefined : first.events
+    if (this.#replaying && request.compact) {
+      // The first pass reads the range once more only where it is longer than the page in hand.
+      this.#compaction = await planCompaction(
+        store,
+        workflowId,
+        { afterSeq: this.#cursor, lastSeq: first.lastSeq, epoch, firstPage: page },
+        this.context.maxEventBytes,
+      )
+      this.#assertActive()
+    }
     let stalls = 0
 
     for (;;) {
@@ -134,7 +152,9 @@ export class CatchUp implements StreamListener {
       if (this.#cursor === upTo) {
         // Nothing can be forwarded between this check and the join: both happen in this tick.
         this.socket.join(this.stream.room)
-        return { epoch, lastSeq: this.#cursor, replayed: this.#replayed, truncated: this.#truncated }
+        const outcome: CatchUpOutcome = { epoch, lastSeq: this.#cursor, replayed: this.#replayed, truncated: this.#truncated }
+        if (request.compact) outcome.compacted = this.#compaction?.compacted ?? 0
+        return outcome
       }
       if (this.#cursor > upTo) {
         // The store told this subscriber more than this node's stream has forwarded yet (the
@@ -167,11 +187,16 @@ export class CatchUp implements StreamListener {
       if (event.seq <= this.#cursor) continue
       // A hole inside a page: the store evicted those events between two reads.
       if (event.seq > this.#cursor + 1 && this.#replaying) this.#truncated = true
+      const sent = this.#compaction === undefined ? event : this.#compaction.next(event)
+      if (sent === undefined) {
+        this.#cursor = event.seq
+        continue
+      }
       if (unsentBytes(this.socket) >= paceBelow) {
         await whenUnsentBelow(this.socket, paceBelow)
         this.#assertActive()
       }
-      this.socket.emit(WIRE_EVENT_NAMES[event.type], event)
+      this.socket.emit(WIRE_EVENT_NAMES[sent.type], sent)
       this.#cursor = event.seq
       this.#replayed++
     }

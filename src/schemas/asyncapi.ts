@@ -1,5 +1,5 @@
 import type { TSchema } from 'typebox'
-import { AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent } from './events.ts'
+import { AgentDeltaEvent, AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent } from './events.ts'
 import {
   AuthExpiredNotice,
   HandshakeError,
@@ -72,6 +72,7 @@ const MESSAGES = {
   agentToolCall: { name: 'agent:tool_call', schema: AgentToolCallEvent, summary: 'The agent calls a tool, or a call changed status.' },
   agentResult: { name: 'agent:result', schema: AgentResultEvent, summary: 'The result of the workflow.' },
   agentError: { name: 'agent:error', schema: AgentErrorEvent, summary: 'The workflow hit an error.' },
+  agentDelta: { name: 'agent:delta', schema: AgentDeltaEvent, summary: 'A piece of a message being streamed (token streaming).' },
   authExpired: { name: 'auth:expired', schema: AuthExpiredNotice, summary: 'The token expired; the server disconnects the socket.' },
   serverShutdown: { name: 'server:shutdown', schema: ServerShutdownNotice, summary: 'The server is closing; reconnect later.' },
   connectError: {
@@ -102,6 +103,14 @@ const OPERATIONS: Record<string, OperationSpec> = {
   sendAgentToolCall: { action: 'send', message: 'agentToolCall', description: 'To every authorized subscriber of the workflow, in `seq` order.' },
   sendAgentResult: { action: 'send', message: 'agentResult', description: 'To every authorized subscriber of the workflow, in `seq` order.' },
   sendAgentError: { action: 'send', message: 'agentError', description: 'To every authorized subscriber of the workflow, in `seq` order.' },
+  sendAgentDelta: {
+    action: 'send',
+    message: 'agentDelta',
+    description:
+      'To every authorized subscriber of the workflow, in `seq` order: text written to a stream within one window, to append ' +
+      'to the message named by `data.messageId`. The `agent:thought` or `agent:result` that carries the same `messageId` ends ' +
+      'it with the whole text, so a client may ignore deltas and lose nothing.',
+  },
   sendAuthExpired: { action: 'send', message: 'authExpired', description: 'Just before a socket whose token expired is disconnected.' },
   sendServerShutdown: { action: 'send', message: 'serverShutdown', description: 'When the server closes, before it disconnects the socket.' },
   refuseHandshake: {
@@ -113,7 +122,8 @@ const OPERATIONS: Record<string, OperationSpec> = {
     action: 'receive',
     message: 'agentSubscribe',
     reply: 'agentSubscribeAck',
-    description: 'With `afterSeq`, recorded events with a greater `seq` are sent before the acknowledgement; live events follow with no gap and no duplicate.',
+    description: 'With `afterSeq`, recorded events with a greater `seq` are sent before the acknowledgement; live events follow with no gap and no duplicate. ' +
+      'With `compact: true`, the replayed deltas of a message whose final event is replayed too are left out, and those of a message still streaming are merged into one.',
   },
   receiveAgentUnsubscribe: { action: 'receive', message: 'agentUnsubscribe', reply: 'agentUnsubscribeAck', description: 'Stop following a workflow.' },
   receiveAuthRefresh: {
@@ -127,7 +137,7 @@ const OPERATIONS: Record<string, OperationSpec> = {
 const DEFAULT_DESCRIPTION =
   'Live progress of AI-agent workflows over Socket.IO. A client authenticates its handshake with a JWT, ' +
   'subscribes to workflows with `agent:subscribe` (every request takes an acknowledgement callback), ' +
-  'and receives `agent:thought`, `agent:tool_call`, `agent:result` and `agent:error` events, numbered ' +
+  'and receives `agent:thought`, `agent:tool_call`, `agent:result`, `agent:error` and `agent:delta` events, numbered ' +
   'per workflow by `seq` and replayed after a reconnect.'
 
 /** A JSON copy: drops TypeBox's non-enumerable markers and detaches the document from the schemas. */

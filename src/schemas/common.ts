@@ -37,3 +37,14 @@ export const EventId = Type.String({
   description: 'Identifier unique to one recorded event.',
   examples: ['2b7f6c1e-5d7a-4c6b-9a51-0c1f4f8e9d10'],
 })
+
+/** Same characters as a workflow id: the AI SDK's and AG-UI's message ids fit. */
+export const MESSAGE_ID_PATTERN = WORKFLOW_ID_PATTERN
+
+// No $id, for the same reason as WorkflowId.
+export const MessageId = Type.String({
+  pattern: MESSAGE_ID_PATTERN,
+  description: 'Identifier of one streamed message, shared by its `delta` events and the event that ends it.',
+  examples: ['msg-3f9a2c71'],
+})
+export type MessageId = Static<typeof MessageId>

@@ -1,5 +1,11 @@
 import Type, { type Static } from 'typebox'
-import { withId } from './common.ts'
+import { MESSAGE_ID_PATTERN, MessageId, withId } from './common.ts'
+
+/** `messageId` on an event that ends a streamed message. */
+function endsMessage(description: string) {
+  return Type.Optional(Type.String({ pattern: MESSAGE_ID_PATTERN, description, examples: ['msg-3f9a2c71'] }))
+}
+const EndsMessage = endsMessage('Set when this event ends a streamed message: the `messageId` of its `delta` events.')
 
 export const ThoughtData = withId('AgentThoughtData', Type.Object(
   {
@@ -7,6 +13,7 @@ export const ThoughtData = withId('AgentThoughtData', Type.Object(
       description: 'What the agent is thinking, as text.',
       examples: ['Looking up the order history first.'],
     }),
+    messageId: EndsMessage,
   },
   {
     description: 'Data of a `thought` event.',
@@ -27,6 +34,14 @@ export const ToolCallData = withId('AgentToolCallData', Type.Object(
       examples: ['in_progress'],
     }),
     message: Type.Optional(Type.String({ description: 'Human-readable detail.', examples: ['Querying 3 systems'] })),
+    tool_call_id: Type.Optional(Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'Identifies one call across its status updates; without it, a call is told apart by `tool_name` and order.',
+      examples: ['call_8e1f0b'],
+    })),
+    input: Type.Optional(Type.Unknown({ description: 'The arguments of the call, any JSON.', examples: [{ customer: 'c-42' }] })),
+    output: Type.Optional(Type.Unknown({ description: 'What the call returned, any JSON.', examples: [{ orders: 3 }] })),
   },
   {
     description: 'Data of a `tool_call` event. Further keys travel with it unchanged.',
@@ -34,6 +49,7 @@ export const ToolCallData = withId('AgentToolCallData', Type.Object(
     examples: [
       { tool_name: 'search_orders', status: 'in_progress', message: 'Querying 3 systems' },
       { tool_name: 'search_orders', status: 'completed', progress: 1 },
+      { tool_name: 'search_orders', status: 'completed', tool_call_id: 'call_8e1f0b', input: { customer: 'c-42' }, output: { orders: 3 } },
     ],
   },
 ))
@@ -47,6 +63,7 @@ export const ResultData = withId('AgentResultData', Type.Object(
       Type.String({ description: 'Media type of `content`.', examples: ['text/markdown', 'application/json'] }),
     ),
     content: Type.Optional(Type.Unknown({ description: 'The result itself, of any JSON type.', examples: ['Refund issued.'] })),
+    messageId: EndsMessage,
   },
   {
     description: 'Data of a `result` event: any object, with conventional keys.',
@@ -66,6 +83,7 @@ export const ErrorData = withId('AgentErrorData', Type.Object(
     details: Type.Optional(
       Type.Unknown({ description: 'Anything that helps diagnose it, of any JSON type.', examples: [{ tool: 'search_orders' }] }),
     ),
+    messageId: endsMessage('Set when this error ends a streamed message (aborted, or too large to record whole).'),
   },
   {
     description: 'Data of an `error` event.',
@@ -73,3 +91,25 @@ export const ErrorData = withId('AgentErrorData', Type.Object(
   },
 ))
 export type ErrorData = Static<typeof ErrorData>
+
+export const DELTA_KINDS = ['thought', 'result'] as const
+export type DeltaKind = (typeof DELTA_KINDS)[number]
+
+export const DeltaData = withId('AgentDeltaData', Type.Object(
+  {
+    messageId: MessageId,
+    kind: Type.Enum(DELTA_KINDS, {
+      description: 'The event that will carry the whole message: `thought` or `result`.',
+      examples: ['result'],
+    }),
+    text: Type.String({
+      description: 'The text written since the previous delta of this message, to append to it.',
+      examples: ['Refund iss'],
+    }),
+  },
+  {
+    description: 'Data of a `delta` event: a piece of a message being streamed.',
+    examples: [{ messageId: 'msg-3f9a2c71', kind: 'result', text: 'Refund iss' }],
+  },
+))
+export type DeltaData = Static<typeof DeltaData>

@@ -1,4 +1,4 @@
-import type { AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent } from './events.ts'
+import type { AgentDeltaEvent, AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent } from './events.ts'
 import type {
   AuthExpiredNotice,
   RefreshAck,
@@ -16,6 +16,7 @@ export interface ServerToClientEvents {
   'agent:tool_call': (event: AgentToolCallEvent) => void
   'agent:result': (event: AgentResultEvent) => void
   'agent:error': (event: AgentErrorEvent) => void
+  'agent:delta': (event: AgentDeltaEvent) => void
   'auth:expired': (notice: AuthExpiredNotice) => void
   'server:shutdown': (notice: ServerShutdownNotice) => void
 }

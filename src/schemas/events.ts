@@ -1,8 +1,8 @@
 import Type, { type Static, type TSchema } from 'typebox'
 import { EventId, Seq, Timestamp, WorkflowId, withId } from './common.ts'
-import { ErrorData, ResultData, ThoughtData, ToolCallData } from './event-data.ts'
+import { DeltaData, ErrorData, ResultData, ThoughtData, ToolCallData } from './event-data.ts'
 
-export const AGENT_EVENT_TYPES = ['thought', 'tool_call', 'result', 'error'] as const
+export const AGENT_EVENT_TYPES = ['thought', 'tool_call', 'result', 'error', 'delta'] as const
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number]
 
 /** Socket.IO event name of each event type. */
@@ -11,6 +11,7 @@ export const WIRE_EVENT_NAMES = {
   tool_call: 'agent:tool_call',
   result: 'agent:result',
   error: 'agent:error',
+  delta: 'agent:delta',
 } as const satisfies Record<AgentEventType, string>
 
 // Recorded events carry `seq` and `id`; direct events (to one socket or user) carry neither,
@@ -73,7 +74,14 @@ export const AgentErrorEvent = agentEventSchema('error', 'AgentErrorEvent', Erro
 })
 export type AgentErrorEvent = Static<typeof AgentErrorEvent>
 
-export const AgentEvent = withId('AgentEvent', Type.Union([AgentThoughtEvent, AgentToolCallEvent, AgentResultEvent, AgentErrorEvent], {
+export const AgentDeltaEvent = agentEventSchema('delta', 'AgentDeltaEvent', DeltaData, {
+  messageId: 'msg-3f9a2c71',
+  kind: 'result',
+  text: 'Refund iss',
+})
+export type AgentDeltaEvent = Static<typeof AgentDeltaEvent>
+
+export const AgentEvent = withId('AgentEvent', Type.Union([AgentThoughtEvent, AgentToolCallEvent, AgentResultEvent, AgentErrorEvent, AgentDeltaEvent], {
   description: 'Any agent event, told apart by `type`.',
   examples: [
     {
@@ -94,7 +102,7 @@ export const AgentEvent = withId('AgentEvent', Type.Union([AgentThoughtEvent, Ag
     },
   ],
 }))
-export type AgentEvent = AgentThoughtEvent | AgentToolCallEvent | AgentResultEvent | AgentErrorEvent
+export type AgentEvent = AgentThoughtEvent | AgentToolCallEvent | AgentResultEvent | AgentErrorEvent | AgentDeltaEvent
 
 /** The event of one type, by its `type`. */
 export type AgentEventOf<Kind extends AgentEventType> = Extract<AgentEvent, { type: Kind }>
@@ -107,4 +115,5 @@ export const EVENT_SCHEMAS = {
   tool_call: AgentToolCallEvent,
   result: AgentResultEvent,
   error: AgentErrorEvent,
+  delta: AgentDeltaEvent,
 } as const

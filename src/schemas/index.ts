@@ -1,11 +1,14 @@
 // Schemas and static types only: this entry point must never import socket.io or fastify,
 // so that a browser bundle or a docs build can use it.
-export { WORKFLOW_ID_PATTERN, WorkflowId } from './common.ts'
+export { WORKFLOW_ID_PATTERN, WorkflowId, MESSAGE_ID_PATTERN, MessageId } from './common.ts'
 export {
   ThoughtData,
   ToolCallData,
   ResultData,
   ErrorData,
+  DeltaData,
+  DELTA_KINDS,
+  type DeltaKind,
   TOOL_CALL_STATUSES,
   type ToolCallStatus,
 } from './event-data.ts'
@@ -14,6 +17,7 @@ export {
   AgentToolCallEvent,
   AgentResultEvent,
   AgentErrorEvent,
+  AgentDeltaEvent,
   AgentEvent,
   AGENT_EVENT_TYPES,
   WIRE_EVENT_NAMES,

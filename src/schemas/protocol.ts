@@ -110,11 +110,23 @@ export const SubscribeRequest = withId('AgentSubscribeRequest', Type.Object(
         examples: ['k3J9x0aQ'],
       }),
     ),
+    compact: Type.Optional(
+      Type.Boolean({
+        description:
+          'Shorten the replay of streamed messages: deltas of a message whose final event is replayed too are left out, ' +
+          'and the deltas of a message still streaming are merged into one. Live events are never compacted.',
+        examples: [true],
+      }),
+    ),
   },
   {
     description: 'Payload of `agent:subscribe`.',
     additionalProperties: false,
-    examples: [{ workflowId: 'wf-6f1c2d9e', afterSeq: 41, epoch: 'k3J9x0aQ' }, { workflowId: 'wf-6f1c2d9e' }],
+    examples: [
+      { workflowId: 'wf-6f1c2d9e', afterSeq: 41, epoch: 'k3J9x0aQ' },
+      { workflowId: 'wf-6f1c2d9e', afterSeq: 0, compact: true },
+      { workflowId: 'wf-6f1c2d9e' },
+    ],
   },
 ))
 export type SubscribeRequest = Static<typeof SubscribeRequest>
@@ -137,6 +149,11 @@ const SubscribeOk = Type.Object(
       description: 'Events after `afterSeq` had already left the buffer, or the epoch changed: reload your state.',
       examples: [false],
     }),
+    compacted: Type.Optional(Type.Integer({
+      minimum: 0,
+      description: 'With `compact: true` only: how many replayed events were left out or merged into another.',
+      examples: [37],
+    })),
   },
   {
     additionalProperties: false,

@@ -3,7 +3,7 @@
 import { io } from '/ws/socket.io.esm.min.js'
 
 const SOCKET_PATH = '/ws'
-const AGENT_EVENTS = ['agent:thought', 'agent:tool_call', 'agent:result', 'agent:error']
+const AGENT_EVENTS = ['agent:thought', 'agent:tool_call', 'agent:result', 'agent:error', 'agent:delta']
 /** Renew the token this long before it expires. */
 const TOKEN_MARGIN_MS = 60_000
 /** A run is short; this only bounds what one tab keeps in sessionStorage. */
@@ -50,6 +50,7 @@ const state = {
   workflowId: storage.read('workflowId', undefined),
   lastSeq: storage.read('lastSeq', 0),
   epoch: storage.read('epoch', undefined),
+  /** What the page shows, in row order; a message being written is kept as one merged delta. */
   events: storage.read('events', []),
   /** Duplicates, reorderings or gaps seen on the wire: the plugin promises there are none. */
   anomalies: storage.read('anomalies', 0),
@@ -60,6 +61,7 @@ const state = {
   attempt: 0,
   resumedAfter: undefined,
   replayed: 0,
+  compacted: 0,
   /** The server no longer has the run: the page stops showing it as running. */
   lost: false,
   /** What the page must keep saying about the run (not a passing notice). */
@@ -158,7 +160,9 @@ async function subscribe() {
   const workflowId = state.workflowId
   const attempt = ++state.attempt
   const current = () => attempt === state.attempt && state.workflowId === workflowId
-  const request = { workflowId, afterSeq: state.lastSeq }
+  // compact: the deltas of a message that has ended are left out, those of a message still being
+  // written come as one delta with its text so far.
+  const request = { workflowId, afterSeq: state.lastSeq, compact: true }
   if (state.epoch) request.epoch = state.epoch
   state.subscribing = true
   state.replay = []
@@ -207,6 +211,7 @@ async function subscribe() {
   for (const event of replay) apply(event, true)
   state.resumedAfter = request.afterSeq
   state.replayed = ack.replayed
+  state.compacted = ack.compacted ?? 0
   persist()
   setConnection('live')
   showSummary()
@@ -233,12 +238,28 @@ function apply(event, replayed) {
     showSummary()
     return
   }
-  if (state.lastSeq > 0 && event.seq !== state.lastSeq + 1) state.anomalies += 1
+  // Live events follow each other; a compacted replay skips the seqs of the deltas it merged or
+  // left out, so `lastSeq` is the highest seq seen, not a count.
+  if (!replayed && state.lastSeq > 0 && event.seq !== state.lastSeq + 1) state.anomalies += 1
   state.lastSeq = event.seq
-  state.events.push(event)
+  keep(event)
   persist()
   render(event, replayed)
   showSummary()
+}
+
+/**
+ * Keep `event` in `state.events`: the deltas of one message as a single delta with all their text,
+ * replaced in place by the message's final thought or result (what a compacted replay does too).
+ */
+function keep(event) {
+  const messageId = event.data.messageId
+  const index = messageId === undefined ? -1 : state.events.findIndex((kept) => kept.type === 'delta' && kept.data.messageId === messageId)
+  if (index === -1) state.events.push(event)
+  else if (event.type === 'delta') state.events[index] = { ...event, data: { ...event.data, text: state.events[index].data.text + event.data.text } }
+  // An error ends the message but keeps its text: both stay.
+  else if (event.type === 'error') state.events.push(event)
+  else state.events[index] = event
 }
 
 function resetTimeline() {
@@ -249,13 +270,42 @@ function resetTimeline() {
   showSummary()
 }
 
+/** The row of a message written in deltas, if the page has one. */
+function messageRow(messageId) {
+  return messageId === undefined ? null : elements.timeline.querySelector(`li[data-message="${CSS.escape(messageId)}"]`)
+}
+
 function render(event, replayed) {
   let row
-  if (event.type === 'tool_call') {
-    const key = event.data.call_id ?? event.data.tool_name
+  const streamed = messageRow(event.data.messageId)
+  if (event.type === 'delta') {
+    // One row per message: created by its first delta, its text growing with each next one.
+    row = streamed
+    if (!row) {
+      row = newRow(event.data.kind, event.data.kind === 'result' ? 'Result' : 'Thought', undefined)
+      row.dataset.message = event.data.messageId
+      row.dataset.streaming = 'true'
+      row.querySelector('.body').append(
+        ...(event.data.kind === 'result' ? [element('div', 'outcome', 'writing…')] : []),
+        element('p', 'text'),
+      )
+    }
+    row.querySelector('.text').append(event.data.text)
+    row.querySelector('.seq').textContent = `#${event.seq}…`
+  } else if (event.type === 'error' && streamed) {
+    // The message stopped before its end: its row keeps the text so far and says why.
+    row = streamed
+    delete row.dataset.streaming
+    row.dataset.aborted = 'true'
+    row.dataset.seqs = String(event.seq)
+    row.querySelector('.seq').textContent = `#${event.seq}`
+    row.querySelector('.outcome')?.remove()
+    row.querySelector('.body').append(element('div', 'aborted', element('code', '', event.data.code), ` ${event.data.message}`))
+  } else if (event.type === 'tool_call') {
+    const key = event.data.tool_call_id ?? event.data.tool_name
     row = elements.timeline.querySelector(`li[data-call="${CSS.escape(key)}"]`)
     if (!row) {
-      row = newRow(event, 'Tool call')
+      row = newRow(event.type, 'Tool call', undefined)
       row.dataset.call = key
       row.querySelector('.body').append(
         element('div', 'tool', element('code', 'tool-name', event.data.tool_name), element('span', 'chip')),
@@ -272,17 +322,18 @@ function render(event, replayed) {
     row.querySelector('.message').textContent = event.data.message ?? ''
     row.querySelector('.trail').append(element('span', `step status-${event.data.status}`, STATUS_LABELS[event.data.status] ?? event.data.status))
   } else if (event.type === 'thought') {
-    row = newRow(event, 'Thought')
-    row.querySelector('.body').append(element('p', 'text', event.data.content))
+    // The final event of a streamed message replaces what its deltas wrote, in the same row.
+    row = finalRow(streamed, event, 'Thought')
+    row.querySelector('.body').replaceChildren(element('p', 'text', event.data.content))
   } else if (event.type === 'result') {
-    row = newRow(event, 'Result')
+    row = finalRow(streamed, event, 'Result')
     const content = typeof event.data.content === 'string' ? event.data.content : JSON.stringify(event.data.content ?? event.data, null, 2)
-    row.querySelector('.body').append(
+    row.querySelector('.body').replaceChildren(
       element('div', 'outcome', event.data.status ?? 'done'),
       element(typeof event.data.content === 'string' ? 'p' : 'pre', 'text', content),
     )
   } else {
-    row = newRow(event, 'Error')
+    row = newRow(event.type, 'Error', event.seq)
     row.querySelector('.body').append(
       element('div', 'outcome', element('code', '', event.data.code)),
       element('p', 'text', event.data.message),
@@ -294,17 +345,28 @@ function render(event, replayed) {
   showRunState()
 }
 
-function newRow(event, label) {
-  const row = element('li', `row ${event.type}`,
+/** The row of a thought or result: the row its deltas wrote, or a new one. */
+function finalRow(streamed, event, label) {
+  if (!streamed) {
+    const row = newRow(event.type, label, event.seq)
+    if (event.data.messageId !== undefined) row.dataset.message = event.data.messageId
+    return row
+  }
+  delete streamed.dataset.streaming
+  streamed.dataset.seqs = String(event.seq)
+  streamed.querySelector('.seq').textContent = `#${event.seq}`
+  return streamed
+}
+
+/** A new row at the end of the timeline; `seq` labels it, where one event makes it. */
+function newRow(type, label, seq) {
+  const row = element('li', `row ${type}`,
     element('div', 'meta', element('span', 'seq'), element('span', 'kind', label), element('span', 'time'), element('span', 'badge', 'replayed')),
     element('div', 'body'),
   )
-  row.dataset.type = event.type
-  row.dataset.seqs = ''
-  if (event.type !== 'tool_call') {
-    row.dataset.seqs = String(event.seq)
-    row.querySelector('.seq').textContent = `#${event.seq}`
-  }
+  row.dataset.type = type
+  row.dataset.seqs = seq === undefined ? '' : String(seq)
+  if (seq !== undefined) row.querySelector('.seq').textContent = `#${seq}`
   elements.timeline.append(row)
   return row
 }
@@ -356,10 +418,11 @@ function showSummary() {
   if (state.resumedAfter !== undefined) {
     summary.dataset.resumedAfter = String(state.resumedAfter)
     summary.dataset.replayed = String(state.replayed)
+    summary.dataset.compacted = String(state.compacted)
   }
   const parts = [`lastSeq ${state.lastSeq}`, `${state.events.length} events`]
   if (state.epoch) parts.push(`epoch ${state.epoch}`)
-  if (state.resumedAfter) parts.push(`resumed after #${state.resumedAfter}, ${state.replayed} replayed`)
+  if (state.resumedAfter) parts.push(`resumed after #${state.resumedAfter}, ${state.replayed} replayed (${state.compacted} compacted)`)
   parts.push(state.anomalies === 0 ? 'no duplicates or gaps' : `${state.anomalies} duplicates or gaps`)
   elements.summaryText.textContent = parts.join(' · ')
 }
@@ -377,12 +440,17 @@ async function startRun(scenario) {
   elements.runSuccess.disabled = elements.runFailure.disabled = true
   try {
     const token = await ensureToken()
-    // `?stepMs=…` in the page's address asks the server for a faster or slower run.
-    const stepMs = Number(new URLSearchParams(location.search).get('stepMs')) || undefined
+    // `?stepMs=…&tokenMs=…` in the page's address ask the server for a faster or slower run.
+    const query = new URLSearchParams(location.search)
+    const pace = {}
+    for (const name of ['stepMs', 'tokenMs']) {
+      const value = Number(query.get(name))
+      if (value) pace[name] = value
+    }
     const response = await fetch('/workflows', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ scenario, ...(stepMs ? { stepMs } : {}) }),
+      body: JSON.stringify({ scenario, ...pace }),
     })
     if (response.status === 401) forgetToken()
     if (!response.ok) throw new Error(`could not start a run (${response.status})`)
@@ -396,6 +464,7 @@ async function startRun(scenario) {
     state.resumedAfter = undefined
     delete elements.summary.dataset.resumedAfter
     delete elements.summary.dataset.replayed
+    delete elements.summary.dataset.compacted
     resetTimeline()
     persist()
     if (socket.connected) await subscribe()
