@@ -71,6 +71,8 @@ async function subscribe(url: string, token: string, workflowId: string, onEvent
 /** Redis's own counters, summed over the given servers (the masters of a cluster). */
 interface RedisCounters {
   commands: Map<string, number>
+  /** Microseconds Redis spent in commands (a script's inner calls are inside its EVALSHA's time). */
+  usec: number
   bytes: number
   busPublish: number
 }
@@ -79,14 +81,17 @@ async function counters(ports: number[], cluster: boolean): Promise<RedisCounter
   const commands = new Map<string, number>()
   let bytes = 0
   let busPublish = 0
+  let usec = 0
   for (const port of ports) {
     const args = ['-h', '127.0.0.1', '-p', String(port)]
     const { stdout: stats } = await cli('redis-cli', [...args, 'INFO', 'all'])
-    for (const match of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    for (const match of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
       const name = match[1] as string
       // The bench's own probes (INFO, CONFIG, CLUSTER, PUBSUB) are not the load.
       if (['info', 'config|resetstat', 'cluster|info', 'pubsub|numsub', 'config', 'cluster', 'pubsub'].includes(name)) continue
       commands.set(name, (commands.get(name) ?? 0) + Number(match[2]))
+      // Inner calls of a script are counted in its own time too: count the outer commands only.
+      if (['evalsha', 'eval', 'xread', 'xadd', 'xrange'].includes(name)) usec += Number(match[3])
     }
     bytes += Number(/^total_net_input_bytes:(\d+)/m.exec(stats)?.[1] ?? 0) + Number(/^total_net_output_bytes:(\d+)/m.exec(stats)?.[1] ?? 0)
     if (cluster) {
@@ -94,7 +99,7 @@ async function counters(ports: number[], cluster: boolean): Promise<RedisCounter
       busPublish += Number(/^cluster_stats_messages_publish_sent:(\d+)/m.exec(info)?.[1] ?? 0)
     }
   }
-  return { commands, bytes, busPublish }
+  return { commands, bytes, busPublish, usec }
 }
 
 function difference(after: RedisCounters, before: RedisCounters): RedisCounters {
@@ -103,7 +108,7 @@ function difference(after: RedisCounters, before: RedisCounters): RedisCounters 
     const delta = calls - (before.commands.get(name) ?? 0)
     if (delta > 0) commands.set(name, delta)
   }
-  return { commands, bytes: after.bytes - before.bytes, busPublish: after.busPublish - before.busPublish }
+  return { commands, bytes: after.bytes - before.bytes, busPublish: after.busPublish - before.busPublish, usec: after.usec - before.usec }
 }
 
 interface Result {
@@ -153,7 +158,7 @@ async function run(name: string, nodes: BenchNode[], redis?: { ports: number[]; 
     const calls = [...used.commands.values()].reduce((sum, count) => sum + count, 0)
     // Redis counts a script's own calls too: EVALSHA is the one round trip of the store per event.
     const all = [...used.commands].sort((a, b) => b[1] - a[1]).map(([command, count]) => `${command} ${(count / EVENTS).toFixed(2)}`)
-    line += `\n${''.padEnd(26)}${(calls / EVENTS).toFixed(2)} Redis commands/event (${all.join(', ')}), ${Math.round(used.bytes / EVENTS)} B/event in+out`
+    line += `\n${''.padEnd(26)}${(calls / EVENTS).toFixed(2)} Redis commands/event (${all.join(', ')}), ${Math.round(used.bytes / EVENTS)} B/event in+out, ${(used.usec / EVENTS).toFixed(1)} µs of Redis/event`
     if (redis?.cluster) line += `, ${(used.busPublish / EVENTS).toFixed(2)} bus publishes/event`
   }
   console.log(line)
