@@ -2,7 +2,7 @@
 // a real 3-master cluster, three Fastify nodes, clients that drop and come back on other nodes.
 import type { Test } from 'tap'
 import type { AgentEvent } from '../src/index.ts'
-import { client, until } from './helpers.ts'
+import { client, connectAs, until, waitFor } from './helpers.ts'
 import { EpochTracker } from './epoch-tracker.ts'
 import { seededRandom } from './random.ts'
 import {
@@ -104,6 +104,17 @@ export function clusterSuite(t: Test, flavour: RedisFlavour): void {
     t.equal(trackers.reduce((sum, tracker) => sum + tracker.resets, 0), 0, 'no epoch changed')
     t.equal(trackers.reduce((sum, tracker) => sum + tracker.refusals, 0), 0, 'no subscription was refused')
     for (const node of nodes) t.same(node.logs.filter((line) => (line.level as number) >= 50), [], 'no node logged an error')
+
+    // Direct events go through the Socket.IO streams adapter, over the cluster, to another node.
+    const [from, to] = nodes as [ClusterNode, ClusterNode]
+    const direct = await connectAs(t, to, 'direct-user')
+    const got = waitFor<{ data: unknown }>(direct, 'agent:thought', 10_000)
+    // The adapter reads its stream from where it joined: repeat until the first one is read.
+    const repeat = setInterval(() => void from.app.agentEvents.emitThought('wf-direct', 'only for you', { userId: 'direct-user' }), 200)
+    t.teardown(() => clearInterval(repeat))
+    void from.app.agentEvents.emitThought('wf-direct', 'only for you', { userId: 'direct-user' })
+    t.same((await got).data, { content: 'only for you' }, 'a direct event from another node arrived through the streams adapter')
+    clearInterval(repeat)
   })
 
   t.test(`${name}: a master killed and restarted mid-run: emitters settle, every client ends with 1..N or a flagged reset (seed ${seed})`, async (t) => {
