@@ -1,4 +1,4 @@
-import { once } from 'node:events'
+import { once, setMaxListeners } from 'node:events'
 import type { Namespace } from 'socket.io'
 import { withTimeout } from './with-timeout.ts'
 
@@ -14,6 +14,8 @@ export const SHUTDOWN_GRACE_MS = 2000
 export async function disconnectLocalSockets(namespace: Namespace): Promise<void> {
   const closed: Promise<unknown>[] = []
   const abort = new AbortController()
+  // One signal serves every socket's wait: without this, more than 10 would warn of a leak.
+  setMaxListeners(0, abort.signal)
   for (const socket of namespace.sockets.values()) {
     socket.emit('server:shutdown', { reconnect: true })
     closed.push(once(socket.conn, 'close', { signal: abort.signal }).catch(() => undefined))

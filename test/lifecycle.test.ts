@@ -65,3 +65,16 @@ t.test('an app-provided fastify.io is reused and left for the app to close', asy
   const socket = await connectAs(t, server, 'u1', { path: '/custom' })
   t.match(await request(socket, 'agent:subscribe', { workflowId: 'wf' }), { ok: true })
 })
+
+t.test('close() with many clients warns of no listener leak', async (t) => {
+  const server = await startServer(t, { rateLimit: false })
+  const warnings: string[] = []
+  const onWarning = (warning: Error) => warnings.push(warning.name)
+  process.on('warning', onWarning)
+  t.teardown(() => void process.off('warning', onWarning))
+  await Promise.all(Array.from({ length: 15 }, (_, i) => connectAs(t, server, `user-${i}`)))
+  await server.app.close()
+  // Warnings are emitted on the next tick.
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(warnings.filter((name) => name === 'MaxListenersExceededWarning'), [], 'no MaxListenersExceededWarning')
+})
