@@ -134,21 +134,13 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
   const messageStreams = new MessageStreams({
     windowMs: deps.streamingWindowMs,
     maxEventBytes: deps.maxEventBytes,
-    recordDelta: (delta) => void append(delta),
+    recordDelta: (delta) => void store.append(delta).catch((error: unknown) => logNotRecorded(error, delta)),
     emit: (event) => emit(event as AgentEventInput),
   })
 
-  /** The one place where a workflow event is recorded, and from there delivered by the store's watch. */
-  async function append(event: UnrecordedAgentEvent): Promise<AgentEvent> {
-    try {
-      // The store hands the recorded event to its watchers, this node's delivery among them, before
-      // append resolves: that is the one route from an emitter to subscribers, whatever the store.
-      return await store.append(event)
-    } catch (error) {
-      // The run goes on: the event is logged as lost for replay and reaches nobody out of order.
-      log.error({ err: error, workflowId: event.workflowId, type: event.type }, 'event not recorded: replay store failed')
-      return event as AgentEvent
-    }
+  /** A workflow event the store could not record: the run goes on, the event is logged as lost for replay. */
+  function logNotRecorded(error: unknown, event: UnrecordedAgentEvent): void {
+    log.error({ err: error, workflowId: event.workflowId, type: event.type }, 'event not recorded: replay store failed')
   }
 
   async function emit(input: AgentEventInput, target?: EmitTarget): Promise<AgentEvent> {
@@ -185,7 +177,15 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
 
     // Text written to the workflow's message streams before this event is recorded before it.
     messageStreams.flush(event.workflowId)
-    return append(event)
+    try {
+      // The store hands the recorded event to its watchers, this node's delivery among them, before
+      // append resolves: that is the one route from an emitter to subscribers, whatever the store.
+      return await store.append(event)
+    } catch (error) {
+      // Not recorded, so delivered to nobody: never out of order.
+      logNotRecorded(error, event)
+      return event as AgentEvent
+    }
   }
 
   const decorator: AgentEventsDecorator = {
