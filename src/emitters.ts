@@ -134,7 +134,14 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
   const messageStreams = new MessageStreams({
     windowMs: deps.streamingWindowMs,
     maxEventBytes: deps.maxEventBytes,
-    recordDelta: (delta) => void store.append(delta).catch((error: unknown) => logNotRecorded(error, delta)),
+    recordDelta(delta) {
+      // Called from `write()`, which never throws on delivery: a store that throws at once is logged too.
+      try {
+        store.append(delta).catch((error: unknown) => logNotRecorded(error, delta))
+      } catch (error) {
+        logNotRecorded(error, delta)
+      }
+    },
     emit: (event) => emit(event as AgentEventInput),
   })
 

@@ -3,7 +3,8 @@
 import t, { type Test } from 'tap'
 import type { Socket as ClientSocket } from 'socket.io-client'
 import type { AgentDeltaEvent, RecordedAgentEvent } from '../src/index.ts'
-import { redisReplayStore } from '../src/index.ts'
+import { memoryReplayStore, redisReplayStore, type ReplayStore } from '../src/index.ts'
+import { LogCapture } from './flow-helpers.ts'
 import { redisAvailable, startRedis } from './redis-server.ts'
 import { AGENT_EVENTS, collect, connectAs, range, request, seqs, startServer, until, waitFor, type SubscribeOk, type TestServer } from './helpers.ts'
 
@@ -318,4 +319,34 @@ t.test('redis store: deltas, ordering and compact replay across two nodes', asyn
   t.equal(textOf(mid.received, 'm'), text, 'merged then live deltas make the whole text')
   const after = await follower(t, reader, { afterSeq: 0, compact: true })
   t.same(after.received.map((event) => event.type), ['tool_call', 'result'], 'a finished message replays as its result')
+})
+
+t.test('a store that fails a delta (rejecting, or throwing at once) costs the write nothing: it is logged', async (t) => {
+  const memory = memoryReplayStore()
+  let failure: 'reject' | 'throw' | undefined
+  const store: ReplayStore = {
+    append(event) {
+      if (failure === 'throw') throw new Error('store down at once')
+      if (failure === 'reject') return Promise.reject(new Error('store down'))
+      return memory.append(event)
+    },
+    read: (workflowId, options) => memory.read(workflowId, options),
+    watch: (watcher) => memory.watch(watcher),
+    close: () => memory.close(),
+  }
+  t.teardown(() => memory.close())
+  const logs = new LogCapture()
+  const server = await startServer(t, { rateLimit: false, replay: { store }, streaming: { windowMs: 0 } }, { logger: { level: 'error', stream: logs.stream } })
+  const stream = server.app.agentEvents.stream('wf', { kind: 'result' })
+  for (const mode of ['reject', 'throw'] as const) {
+    failure = mode
+    const logged = logs.next('event not recorded: replay store failed')
+    t.doesNotThrow(() => stream.write(`lost while the store ${mode}s; `), `write() does not throw when the store ${mode}s`)
+    t.match(await logged, { workflowId: 'wf', type: 'delta' }, 'the lost delta is logged')
+  }
+  failure = undefined
+  stream.write('kept')
+  const final = await stream.end()
+  t.match(final.data, { content: 'lost while the store rejects; lost while the store throws; kept' }, 'the final event still carries the whole text')
+  t.same((await server.app.agentEvents.history('wf')).events.map((event) => event.type), ['delta', 'result'])
 })
