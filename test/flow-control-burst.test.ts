@@ -1,6 +1,6 @@
 import t from 'tap'
-import { connectAs, range, request, startServer } from './helpers.ts'
-import { LogCapture, SeqCollector, TRANSPORTS } from './flow-helpers.ts'
+import { connectAs, LogCapture, range, request, startServer } from './helpers.ts'
+import { SeqCollector, TRANSPORTS } from './flow-helpers.ts'
 
 // A tool returning 1,000 rows as 1,000 events, each awaited, in a row: far more than
 // maxBufferedBytes (1 MiB) waits for the client at once, and a client that keeps reading keeps

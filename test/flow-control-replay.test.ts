@@ -1,6 +1,6 @@
 import t from 'tap'
-import { connectAs, range, startServer, type SubscribeOk } from './helpers.ts'
-import { LogCapture, SeqCollector, TRANSPORTS } from './flow-helpers.ts'
+import { connectAs, LogCapture, range, startServer, type SubscribeOk } from './helpers.ts'
+import { SeqCollector, TRANSPORTS } from './flow-helpers.ts'
 
 // A reload replays a long workflow from the start: the replay is paced by the subscriber's
 // transport, so no replay of any length makes a reading client a slow consumer.

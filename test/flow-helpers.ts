@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { Socket } from 'socket.io'
@@ -42,33 +41,6 @@ export class SeqCollector {
       timer.unref()
       this.#waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) })
     })
-  }
-}
-
-export interface LogLine {
-  msg?: string
-  time?: number
-  [key: string]: unknown
-}
-
-/** A pino destination that keeps every line and tells who waits for a message. */
-export class LogCapture {
-  readonly lines: LogLine[] = []
-  #waiters: { msg: string; resolve: (line: LogLine) => void }[] = []
-  readonly stream = new Writable({
-    write: (chunk: Buffer, _encoding, done) => {
-      for (const text of chunk.toString().split('\n')) {
-        if (text.length === 0) continue
-        const line = JSON.parse(text) as LogLine
-        this.lines.push(line)
-        this.#waiters = this.#waiters.filter((waiter) => (waiter.msg === line.msg ? void waiter.resolve(line) : true))
-      }
-      done()
-    },
-  })
-
-  next(msg: string): Promise<LogLine> {
-    return new Promise((resolve) => this.#waiters.push({ msg, resolve }))
   }
 }
 

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import { io as ioClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client'
@@ -117,3 +118,30 @@ export const range = (from: number, to: number): number[] => Array.from({ length
 
 /** The `seq` of each event, in order. */
 export const seqs = (events: readonly { seq?: unknown }[]): number[] => events.map((event) => event.seq as number)
+
+export interface LogLine {
+  msg?: string
+  time?: number
+  [key: string]: unknown
+}
+
+/** A pino destination that keeps every line and tells who waits for a message. */
+export class LogCapture {
+  readonly lines: LogLine[] = []
+  #waiters: { msg: string; resolve: (line: LogLine) => void }[] = []
+  readonly stream = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      for (const text of chunk.toString().split('\n')) {
+        if (text.length === 0) continue
+        const line = JSON.parse(text) as LogLine
+        this.lines.push(line)
+        this.#waiters = this.#waiters.filter((waiter) => (waiter.msg === line.msg ? void waiter.resolve(line) : true))
+      }
+      done()
+    },
+  })
+
+  next(msg: string): Promise<LogLine> {
+    return new Promise((resolve) => this.#waiters.push({ msg, resolve }))
+  }
+}

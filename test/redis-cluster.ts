@@ -5,7 +5,6 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Writable } from 'node:stream'
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter'
 import { Cluster } from 'ioredis'
 import { Cluster as Cluster5 } from 'ioredis-v5'
@@ -13,7 +12,7 @@ import { createCluster } from 'redis'
 import { createCluster as createCluster5 } from 'redis-v5'
 import type { Test } from 'tap'
 import { redisReplayStore, type RedisReplayStoreOptions, type ReplayStore } from '../src/index.ts'
-import { startServer, type TestServer } from './helpers.ts'
+import { LogCapture, startServer, type LogLine, type TestServer } from './helpers.ts'
 import { freePort, spawnRedisServer, type Teardown } from './redis-server.ts'
 
 const run = promisify(execFile)
@@ -202,7 +201,7 @@ const STREAM_BLOCK_MS = 1000
 
 export interface ClusterNode extends TestServer {
   store: ReplayStore
-  logs: Record<string, unknown>[]
+  logs: LogLine[]
 }
 
 /**
@@ -224,13 +223,7 @@ export async function startClusterNode(
     ...store,
   })
   t.teardown(() => replayStore.close())
-  const logs: Record<string, unknown>[] = []
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
-      done()
-    },
-  })
+  const logs = new LogCapture()
   // The streams adapter disconnects its reading client once its blocking XREAD returns, after the
   // app closed: wait for that (teardowns run last added first) before the clients and Redis go.
   t.teardown(() => new Promise((resolve) => setTimeout(resolve, STREAM_BLOCK_MS + 200)))
@@ -238,8 +231,8 @@ export async function startClusterNode(
     replay: { store: replayStore },
     // Under node-redis 6's 5 s default command timeout, XREAD must block for less.
     socketio: { adapter: createStreamsAdapter(adapterClient as Parameters<typeof createStreamsAdapter>[0], { blockTimeInMs: STREAM_BLOCK_MS }) },
-  }, { logger: { level: 'warn', stream } })
-  return { ...server, store: replayStore, logs }
+  }, { logger: { level: 'warn', stream: logs.stream } })
+  return { ...server, store: replayStore, logs: logs.lines }
 }
 
 /**

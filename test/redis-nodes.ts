@@ -1,14 +1,13 @@
-import { Writable } from 'node:stream'
 import { createAdapter } from '@socket.io/redis-adapter'
 import type { Test } from 'tap'
 import { redisReplayStore, type AgentEventsOptions, type RedisReplayStoreOptions, type ReplayStore } from '../src/index.ts'
-import { startServer, type StartOptions, type TestServer } from './helpers.ts'
+import { LogCapture, startServer, type LogLine, type StartOptions, type TestServer } from './helpers.ts'
 import type { RedisServer } from './redis-server.ts'
 
 export interface RedisNode extends TestServer {
   store: ReplayStore
   /** Log lines (JSON objects) of this node at level warn and above. */
-  logs: Record<string, unknown>[]
+  logs: LogLine[]
 }
 
 /**
@@ -29,19 +28,13 @@ export async function startRedisNode(
   const commands = redis.client(t, { maxRetriesPerRequest: 1, commandTimeout: 1000 })
   const replayStore = redisReplayStore({ client: commands, keyPrefix: `test:${redis.port}:`, timeout: 1000, ...store })
   t.teardown(() => replayStore.close())
-  const logs: Record<string, unknown>[] = []
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
-      done()
-    },
-  })
+  const logs = new LogCapture()
   const server = await startServer(t, {
     ...extra.plugin,
     replay: { store: replayStore },
     socketio: { adapter: createAdapter(pubClient, subClient) },
-  }, { logger: { level: 'warn', stream }, ...(extra.before === undefined ? {} : { before: extra.before }) })
-  const node = { ...server, store: replayStore, logs }
+  }, { logger: { level: 'warn', stream: logs.stream }, ...(extra.before === undefined ? {} : { before: extra.before }) })
+  const node = { ...server, store: replayStore, logs: logs.lines }
   const nodes = (nodesOf.get(redis) ?? 0) + 1
   nodesOf.set(redis, nodes)
   await linked(t, redis, nodes)

@@ -3,8 +3,8 @@ import t, { type Test } from 'tap'
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client'
 import type { AgentEvent } from '../src/index.ts'
 import { unsentBytes } from '../src/transport-backlog.ts'
-import { AGENT_EVENTS, connectAs, range, request, startServer, waitFor, type TestServer } from './helpers.ts'
-import { heldBytes, LogCapture, MiB, SeqCollector, serverSocketOf, TRANSPORTS, type TransportName } from './flow-helpers.ts'
+import { AGENT_EVENTS, connectAs, LogCapture, range, request, startServer, waitFor, type TestServer } from './helpers.ts'
+import { heldBytes, MiB, SeqCollector, serverSocketOf, TRANSPORTS, type TransportName } from './flow-helpers.ts'
 import { stallingProxy } from './stalling-proxy.ts'
 
 const EVENT_CHARS = 16 * 1024

@@ -4,9 +4,8 @@ import t, { type Test } from 'tap'
 import type { Socket as ClientSocket } from 'socket.io-client'
 import type { AgentDeltaEvent, RecordedAgentEvent } from '../src/index.ts'
 import { memoryReplayStore, redisReplayStore, type ReplayStore } from '../src/index.ts'
-import { LogCapture } from './flow-helpers.ts'
 import { redisAvailable, startRedis } from './redis-server.ts'
-import { AGENT_EVENTS, collect, connectAs, range, request, seqs, startServer, until, waitFor, type SubscribeOk, type TestServer } from './helpers.ts'
+import { AGENT_EVENTS, collect, LogCapture, connectAs, range, request, seqs, startServer, until, waitFor, type SubscribeOk, type TestServer } from './helpers.ts'
 
 const STREAM_EVENTS = [...AGENT_EVENTS, 'agent:delta']
 type Received = RecordedAgentEvent
