@@ -8,6 +8,8 @@ import type { ReplayStore, UnrecordedAgentEvent } from './replay/replay-store.ts
 const RECORD_FIELDS_BYTES = ',"seq":,"id":""'.length + 36
 /** Digits of the largest `seq` there can be (a safe integer). */
 const MOST_SEQ_DIGITS = String(Number.MAX_SAFE_INTEGER).length
+/** The most that recording adds to an event's JSON, whatever its `seq`. */
+export const RECORDED_FIELDS_BYTES_AT_MOST = RECORD_FIELDS_BYTES + MOST_SEQ_DIGITS
 
 /** Nesting past which `jsonBytesAtMost` stops modelling and leaves the measure to `JSON.stringify`. */
 const MODELLED_DEPTH = 32
@@ -96,14 +98,14 @@ export function createEventSizeCheck(limit: number, store: ReplayStore): EventSi
   return function checkEventSize(event: UnrecordedAgentEvent, recorded: boolean): Promise<void> | undefined {
     // Most events are far below the limit: a bound proves it without building their JSON, which
     // Socket.IO builds anyway to send them.
-    const room = recorded ? limit - RECORD_FIELDS_BYTES - MOST_SEQ_DIGITS : limit
+    const room = recorded ? limit - RECORDED_FIELDS_BYTES_AT_MOST : limit
     if (jsonBytesAtMost(event, room) <= room) return undefined
     const bytes = jsonBytes(event)
     if (!recorded) {
       if (bytes > limit) throw eventTooLarge(bytes, limit)
       return undefined
     }
-    if (bytes + RECORD_FIELDS_BYTES + MOST_SEQ_DIGITS <= limit) return undefined
+    if (bytes + RECORDED_FIELDS_BYTES_AT_MOST <= limit) return undefined
     return checkWithNextSeq(event.workflowId, bytes)
   }
 }

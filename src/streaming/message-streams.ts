@@ -1,4 +1,5 @@
 import { eventTooLarge, invalidEvent, StreamEndedError } from '../errors.ts'
+import { RECORDED_FIELDS_BYTES_AT_MOST } from '../event-size.ts'
 import { newEventId } from '../replay/event-id.ts'
 import type { UnrecordedAgentEvent } from '../replay/replay-store.ts'
 import {
@@ -12,7 +13,7 @@ import {
   type ErrorData,
   type ResultData,
 } from '../schemas/index.ts'
-import { jsonTextBytes, MOST_JSON_BYTES_PER_UNIT, splitText } from './text-pieces.ts'
+import { MOST_JSON_BYTES_PER_UNIT, splitText } from './text-pieces.ts'
 
 export interface MessageStreamOptions<Kind extends DeltaKind = DeltaKind> {
   /** The event that ends the message with its whole text: `agent:thought` or `agent:result`. */
@@ -65,8 +66,6 @@ const CLOSING_ERROR: ErrorData = { code: 'SERVER_CLOSING', message: 'The server 
 const MESSAGE_ID = new RegExp(MESSAGE_ID_PATTERN)
 const KINDS: ReadonlySet<string> = new Set(DELTA_KINDS)
 const RESERVED_END_KEYS = ['content', 'messageId'] as const
-/** What recording adds to a delta's JSON: `,"seq":<16 digits>,"id":"<uuid>"`. */
-const RECORD_FIELDS_BYTES = ',"seq":,"id":""'.length + 16 + 36
 
 type StreamState = 'open' | 'ending' | 'ended'
 
@@ -96,8 +95,7 @@ export class MessageStreams {
       }
     }
     const stream = new OpenMessageStream(this, workflowId, messageId, options.kind)
-    if (open === undefined) this.#byWorkflow.set(workflowId, new Set([stream]))
-    else open.add(stream)
+    this.track(stream)
     return stream as unknown as MessageStream<Kind>
   }
 
@@ -121,8 +119,8 @@ export class MessageStreams {
     if (open?.delete(stream) === true && open.size === 0) this.#byWorkflow.delete(stream.workflowId)
   }
 
-  /** The stream's `end` or `abort` failed on invalid input: it is open again. */
-  reopen(stream: OpenMessageStream): void {
+  /** The stream is open in its workflow: new, or open again after an `end` or `abort` refused its input. */
+  track(stream: OpenMessageStream): void {
     const open = this.#byWorkflow.get(stream.workflowId)
     if (open === undefined) this.#byWorkflow.set(stream.workflowId, new Set([stream]))
     else open.add(stream)
@@ -155,7 +153,7 @@ class OpenMessageStream {
   ) {
     const { maxEventBytes } = streams.deps
     const envelope = this.#delta('')
-    this.#textBudget = maxEventBytes - Buffer.byteLength(JSON.stringify(envelope)) - RECORD_FIELDS_BYTES
+    this.#textBudget = maxEventBytes - Buffer.byteLength(JSON.stringify(envelope)) - RECORDED_FIELDS_BYTES_AT_MOST
     // One surrogate pair, escaped, is the least a delta must be able to carry.
     if (this.#textBudget < 2 * MOST_JSON_BYTES_PER_UNIT) {
       throw eventTooLarge(maxEventBytes - this.#textBudget + 2 * MOST_JSON_BYTES_PER_UNIT, maxEventBytes)
@@ -169,11 +167,11 @@ class OpenMessageStream {
     this.#pending += text
     this.#keep(text)
     if (this.streams.deps.windowMs === 0) return this.flush()
-    // Past what one delta can surely carry: record the full pieces now, keep the rest pending.
-    if (this.#pending.length * MOST_JSON_BYTES_PER_UNIT > this.#textBudget && jsonTextBytes(this.#pending) > this.#textBudget) {
-      const pieces = splitText(this.#pending, this.#textBudget)
+    // Past what one delta can carry: record the full pieces now, keep the rest pending.
+    const pieces = this.#pieces(this.#pending)
+    if (pieces.length > 1) {
       this.#pending = pieces.pop() as string
-      for (const piece of pieces) this.streams.deps.recordDelta(this.#delta(piece))
+      this.#record(pieces)
     }
     this.#timer ??= setTimeout(this.#flushOnTime, this.streams.deps.windowMs)
   }
@@ -192,7 +190,15 @@ class OpenMessageStream {
     if (this.#pending.length === 0) return
     const text = this.#pending
     this.#pending = ''
-    const pieces = text.length * MOST_JSON_BYTES_PER_UNIT > this.#textBudget ? splitText(text, this.#textBudget) : [text]
+    this.#record(this.#pieces(text))
+  }
+
+  /** `text` cut to what one delta can carry; measured only past the cheap bound. */
+  #pieces(text: string): string[] {
+    return text.length * MOST_JSON_BYTES_PER_UNIT > this.#textBudget ? splitText(text, this.#textBudget) : [text]
+  }
+
+  #record(pieces: readonly string[]): void {
     for (const piece of pieces) this.streams.deps.recordDelta(this.#delta(piece))
   }
 
@@ -249,7 +255,7 @@ class OpenMessageStream {
     } catch (error) {
       if ((error as { code?: string }).code === 'FST_AGENT_EVENTS_INVALID_EVENT') {
         this.#state = 'open'
-        this.streams.reopen(this)
+        this.streams.track(this)
       } else {
         this.#state = 'ended'
       }
