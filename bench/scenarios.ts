@@ -1,7 +1,7 @@
 // The scenarios of issue 5 (and streaming, of issue 13). Each one alternates raw Socket.IO and the
 // plugin (or, for replay, live and replayed delivery through the plugin; for streaming, three ways
 // of sending tokens and a compacted replay) and returns one flat record of metrics per run.
-import { defineScenario, type Scenario, type Variant } from './scenario.ts'
+import { defineScenario, type RunContext, type Scenario, type Variant } from './scenario.ts'
 import type { Written } from './stream-writer.ts'
 import { workflowOf } from './wire.ts'
 
@@ -40,6 +40,28 @@ interface Memory {
   sockets: number
 }
 
+/**
+ * Every client on one shared workflow: `warmup` events, settled, then `events` measured, emitted in
+ * batches of `batch` (of `contentBytes` each where given). The run of fanout and big-events.
+ */
+async function runOnOneWorkflow(
+  { size, url, server, client }: RunContext<{ clients: number; events: number; warmup: number; batch: number }>,
+  content: { contentBytes?: number } = {},
+): Promise<{ emitted: Emitted; settled: Settled; measured: Measured }> {
+  const emit = { workflows: [workflowOf('shared', 0)], batch: size.batch, ...content }
+  await client('open', { url, count: size.clients, parallel: CONNECT_PARALLEL, workflows: 'shared' })
+  await client('arm', { perClient: size.warmup })
+  await server('emit', { ...emit, count: size.warmup })
+  await client('settle', {})
+
+  await client('arm', { perClient: size.events, firstSeq: size.warmup + 1 })
+  await server('measureStart')
+  const emitted = await server<Emitted>('emit', { ...emit, count: size.events })
+  const settled = await client<Settled>('settle', {})
+  const measured = await server<Measured>('measureStop')
+  return { emitted, settled, measured }
+}
+
 const fanout = defineScenario({
   name: 'fanout',
   summary: 'clients on one workflow, thoughts sent in batches that respect backpressure',
@@ -57,18 +79,8 @@ const fanout = defineScenario({
     { key: 'lost', label: 'lost events', kind: 'total' },
     { key: 'outOfOrder', label: 'out-of-order events', kind: 'total' },
   ],
-  async run({ size, url, server, client }) {
-    const workflows = [workflowOf('shared', 0)]
-    await client('open', { url, count: size.clients, parallel: CONNECT_PARALLEL, workflows: 'shared' })
-    await client('arm', { perClient: size.warmup })
-    await server('emit', { workflows, count: size.warmup, batch: size.batch })
-    await client('settle', {})
-
-    await client('arm', { perClient: size.events, firstSeq: size.warmup + 1 })
-    await server('measureStart')
-    const emitted = await server<Emitted>('emit', { workflows, count: size.events, batch: size.batch })
-    const settled = await client<Settled>('settle', {})
-    const measured = await server<Measured>('measureStop')
+  async run(context) {
+    const { emitted, settled, measured } = await runOnOneWorkflow(context)
     return {
       deliveriesPerSec: settled.received / ((settled.lastAt - emitted.startedAt) / 1000),
       serverCpuUsPerDelivery: measured.cpuUs / settled.received,
@@ -137,19 +149,8 @@ const bigEvents = defineScenario({
     { key: 'lost', label: 'lost events', kind: 'total' },
     { key: 'disconnected', label: 'clients disconnected', kind: 'total' },
   ],
-  async run({ size, url, server, client }) {
-    const workflows = [workflowOf('shared', 0)]
-    const emit = { workflows, batch: size.batch, contentBytes: size.contentBytes }
-    await client('open', { url, count: size.clients, parallel: CONNECT_PARALLEL, workflows: 'shared' })
-    await client('arm', { perClient: size.warmup })
-    await server('emit', { ...emit, count: size.warmup })
-    await client('settle', {})
-
-    await client('arm', { perClient: size.events, firstSeq: size.warmup + 1 })
-    await server('measureStart')
-    const emitted = await server<Emitted>('emit', { ...emit, count: size.events })
-    const settled = await client<Settled>('settle', {})
-    const measured = await server<Measured>('measureStop')
+  async run(context) {
+    const { emitted, settled, measured } = await runOnOneWorkflow(context, { contentBytes: context.size.contentBytes })
     return {
       deliveriesPerSec: settled.received / ((settled.lastAt - emitted.startedAt) / 1000),
       serverCpuUsPerDelivery: measured.cpuUs / settled.received,
