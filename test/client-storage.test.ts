@@ -16,16 +16,28 @@ function mapStorage(): PositionStorage & { values: Map<string, string> } {
   }
 }
 
-t.test('a second client with the same storage continues without replaying what was handed out', async (t) => {
+/** The storage as a page sees it until `goAway()`: after that the page writes nothing, as a reloaded page does. */
+function pageView(storage: PositionStorage): PositionStorage & { goAway(): void } {
+  let gone = false
+  return {
+    getItem: (key) => storage.getItem(key),
+    setItem: (key, value) => { if (!gone) storage.setItem(key, value) },
+    removeItem: (key) => { if (!gone) storage.removeItem(key) },
+    goAway: () => { gone = true },
+  }
+}
+
+t.test('after a reload, a client with the same storage continues without replaying what was handed out', async (t) => {
   const server = await startServer(t)
   const storage = mapStorage()
   for (const n of range(1, 3)) await server.app.agentEvents.emitThought('wf-1', `event ${n}`)
-  const before = clientOf(t, server, 'u1', { storage })
+  const firstPage = pageView(storage)
+  const before = clientOf(t, server, 'u1', { storage: firstPage })
   const first = follow(before, 'wf-1')
   await until(() => first.events.length === 3)
-  before.close()
-  t.equal(first.run.status, 'closed')
   t.match(JSON.parse(storage.values.get('agent-events:wf-1') as string), { lastSeq: 3, epoch: first.run.epoch })
+  firstPage.goAway()
+  before.close()
 
   for (const n of range(4, 5)) await server.app.agentEvents.emitThought('wf-1', `event ${n}`)
   const second = follow(clientOf(t, server, 'u1', { storage }), 'wf-1')
@@ -63,4 +75,19 @@ t.test('a refused run forgets its stored position; a storage that throws costs n
   await until(() => followed.run.status === 'live')
   await server.app.agentEvents.emitThought('wf-1', 'delivered anyway')
   await until(() => followed.events.length === 1)
+})
+
+t.test('a closed run forgets its position: following again starts from the buffer', async (t) => {
+  const server = await startServer(t)
+  const storage = mapStorage()
+  await server.app.agentEvents.emitThought('wf-1', 'one')
+  const client = clientOf(t, server, 'u1', { storage })
+  const first = follow(client, 'wf-1')
+  await until(() => first.events.length === 1)
+  t.ok(storage.values.has('agent-events:wf-1'))
+  first.run.close()
+  t.notOk(storage.values.has('agent-events:wf-1'))
+  const again = follow(client, 'wf-1')
+  await until(() => again.events.length === 1)
+  t.same(seqs(again.events), [1])
 })

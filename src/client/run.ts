@@ -79,10 +79,9 @@ export class Run implements WorkflowRun {
     for (const event of this.#arrived.splice(0)) this.#handOut(event)
   }
 
-  /** Refused for good: report once, forget the stored position, never subscribe again. */
+  /** Refused for good: report once, never subscribe again. */
   refused(error: AgentEventsClientError): void {
     this.#end(error.code === 'FORBIDDEN' ? 'forbidden' : 'closed', error)
-    writePosition(this.storage, this.workflowId, undefined)
     this.options.onError?.(error)
   }
 
@@ -98,11 +97,17 @@ export class Run implements WorkflowRun {
     return this.#queue
   }
 
+  /**
+   * The stored position is forgotten: what the app showed of this run goes with it, so following
+   * the workflow again starts from the buffer. Only a page that goes away without closing (a
+   * reload) resumes from it.
+   */
   #end(status: RunStatus, error?: AgentEventsClientError): void {
     if (this.final) return
     this.status = status
     this.#request = undefined
     this.#arrived = []
+    writePosition(this.storage, this.workflowId, undefined)
     this.#queue?.end(error)
     this.onClose(this)
   }

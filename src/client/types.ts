@@ -69,7 +69,7 @@ export interface WorkflowRun extends AsyncIterable<AgentEvent> {
   readonly status: RunStatus
   /** Streamed messages by `messageId`. */
   readonly messages: ReadonlyMap<string, StreamedMessage>
-  /** Stop following: unsubscribe, end the async iterator. The stored position is kept. */
+  /** Stop following: unsubscribe, end the async iterator, forget the stored position. */
   close(): void
 }
 
