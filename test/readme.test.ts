@@ -67,12 +67,13 @@ async function exportedNames(file: string): Promise<string[]> {
   return names
 }
 
-t.test('every export of both entry points appears in the README', async (t) => {
+t.test('every export of every entry point appears in the README', async (t) => {
   // Named in inline code outside the code blocks: `name`, `name(…)`, `{ name }`…
   const inlineCode = readme.replace(/^```[^]*?^```$/gm, '').match(/`[^`\n]+`/g) ?? []
   const names = [
     ...await exportedNames(join(root, 'src', 'index.ts')),
     ...await exportedNames(join(root, 'src', 'schemas', 'index.ts')),
+    ...await exportedNames(join(root, 'src', 'client', 'index.ts')),
   ]
   t.ok(names.length >= 80, `${names.length} exports`)
   for (const name of new Set(names)) {
@@ -155,10 +156,72 @@ const readmeJoined = readmeServer.joined(workflowId)`,
 await readmeJoined
 const readmeSent = await readmeServer.app.agentEvents.emitThought(workflowId, 'hello')
 await readme.until(() => rendered.length === 1)
-socket.disconnect()
+client.close()
 await readmeServer.close()
 readme.report({ rendered, sent: readmeSent })`,
     expect: (result) => ({ rendered: [(result as { sent: unknown }).sent] }),
+  },
+  'Client (`fastify-agent-events/client`) #1': {
+    prelude: `${CLIENT_PRELUDE}
+const rendered: number[] = []
+const render = (event: { seq?: number }) => { rendered.push(event.seq ?? -1) }
+const statuses: string[] = []
+const showConnection = (status: string) => { statuses.push(status) }
+const resets: string[] = []
+const clearTimeline = (reason: string) => { resets.push(reason); rendered.length = 0 }
+const showError = (code: string) => { throw new Error(\`refused: \${code}\`) }
+for (let i = 1; i <= 2; i++) await readmeServer.app.agentEvents.emitThought(workflowId, \`before \${i}\`)`,
+    epilogue: `
+await readme.until(() => rendered.length === 2)
+// The server lets the socket go (as server:shutdown or auth:expired do): the client comes back by itself.
+for (const readmeSocket of readmeServer.app.agentEvents.io.of('/').sockets.values()) readmeSocket.disconnect(true)
+await readme.until(() => client.status === 'offline')
+await readmeServer.app.agentEvents.emitThought(workflowId, 'while away')
+await readme.until(() => rendered.length === 3 && run.status === 'live')
+const readmeRun = { lastSeq: run.lastSeq, status: run.status }
+client.close()
+await readmeServer.close()
+readme.report({ rendered, statuses, resets, run: readmeRun })`,
+    expect: () => ({ rendered: [1, 2, 3], statuses: ['online', 'offline', 'connecting', 'online', 'offline'], resets: [], run: { lastSeq: 3, status: 'live' } }),
+  },
+  'Streamed messages #1': {
+    prelude: `${CLIENT_PRELUDE}
+import { createAgentEventsClient } from 'fastify-agent-events/client'
+const client = createAgentEventsClient(apiUrl, { path: '/ws', token: () => getToken() })
+const shown = new Map<string, { text: string; streaming: boolean }>()
+const showMessage = (messageId: string, text: string, state: { streaming: boolean }) => { shown.set(messageId, { text, ...state }) }
+const readmeEvents = readmeServer.app.agentEvents
+const readmeDone = readmeEvents.stream(workflowId, { kind: 'result', messageId: 'done' })
+for (const word of ['An ', 'earlier ', 'answer.']) readmeDone.write(word)
+await readmeDone.end()
+const readmeOpen = readmeEvents.stream(workflowId, { kind: 'thought', messageId: 'open' })
+readmeOpen.write('Still ')
+await readmeEvents.history(workflowId) // the pending text is recorded by then
+await new Promise((resolve) => setTimeout(resolve, 100))`,
+    epilogue: `
+await readme.until(() => shown.get('open')?.text === 'Still ')
+readmeOpen.write('thinking.')
+await readmeOpen.end()
+await readme.until(() => shown.get('open')?.streaming === false)
+client.close()
+await readmeServer.close()
+readme.report({ done: shown.get('done'), open: shown.get('open') })`,
+    expect: () => ({ done: { text: 'An earlier answer.', streaming: false }, open: { text: 'Still thinking.', streaming: false } }),
+  },
+  'As an async iterator #1': {
+    prelude: `${CLIENT_PRELUDE}
+import { createAgentEventsClient } from 'fastify-agent-events/client'
+const client = createAgentEventsClient(apiUrl, { path: '/ws', token: () => getToken() })
+const rendered: string[] = []
+const render = (event: { type: string }) => { rendered.push(event.type) }
+await readmeServer.app.agentEvents.emitThought(workflowId, 'thinking')
+await readmeServer.app.agentEvents.emitResult(workflowId, { status: 'success', content: 'done' })
+await readmeServer.app.agentEvents.emitThought(workflowId, 'after the result')`,
+    epilogue: `
+client.close()
+await readmeServer.close()
+readme.report({ rendered })`,
+    expect: () => ({ rendered: ['thought', 'result'] }),
   },
   'From the AI SDK: `pipe` #1': {
     prelude: `${SUPPORT_IMPORT}
@@ -286,7 +349,7 @@ readme.report({
       }
     },
   },
-  'Streaming messages (token streaming) #2': {
+  'Following a workflow by hand #2': {
     prelude: `${CLIENT_PRELUDE}
 const shown = new Map<string, { text: string; streaming: boolean }>()
 const showMessage = (messageId: string, text: string, state: { streaming: boolean }) => { shown.set(messageId, { text, ...state }) }
@@ -317,7 +380,7 @@ readme.report({ done: shown.get('done'), open: shown.get('open'), deltas: readme
       deltas: 2,
     }),
   },
-  'Replay for frontend authors #1': {
+  'Following a workflow by hand #1': {
     prelude: `${CLIENT_PRELUDE}
 const sessionStorage = readme.memoryStorage()
 const rendered: number[] = []
