@@ -14,7 +14,7 @@ const WORKFLOW = 'wf-flow'
 const uniqueContent = (): string => randomBytes(EVENT_CHARS / 2).toString('hex')
 
 /**
- * A client as the README's "Replay for frontend authors" writes it, with default socket.io-client
+ * A client as the README's "Following a workflow by hand" writes it, with default socket.io-client
  * options: it resubscribes on every `connect` with its last `seq` and `epoch`.
  */
 function readmeClient(t: Test, url: string, token: string, transport: TransportName) {

@@ -128,7 +128,7 @@ class Client implements AgentEventsClient {
   }
 
   #reconnectLater(delay: number): void {
-    if (this.#socket.active) return
+    if (this.#socket.active || this.#closed) return
     this.#later(() => {
       if (this.#socket.active || this.#closed) return
       this.#setStatus('connecting')
@@ -198,7 +198,9 @@ class Client implements AgentEventsClient {
     })
   }
 
-  #later(task: () => unknown, delay: number): ReturnType<typeof setTimeout> {
+  /** A timer that `close()` clears, and none at all once closed (it would keep Node running). */
+  #later(task: () => unknown, delay: number): ReturnType<typeof setTimeout> | undefined {
+    if (this.#closed) return undefined
     const timer = setTimeout(() => {
       this.#timers.delete(timer)
       task()
