@@ -2,9 +2,10 @@ import { io, type Socket } from 'socket.io-client'
 import type { AgentEvent, ClientToServerEvents, ServerToClientEvents, SubscribeAck } from '../schemas/index.ts'
 import { retryDelay } from './backoff.ts'
 import { AgentEventsClientError } from './errors.ts'
-import { tokenExpiresAt } from './jwt-expiry.ts'
 import { Run } from './run.ts'
 import { resolveStorage } from './storage.ts'
+import { Timers } from './timers.ts'
+import { TokenRefresh } from './token-refresh.ts'
 import type {
   AgentEventsClient,
   AgentEventsClientOptions,
@@ -15,14 +16,8 @@ import type {
   WorkflowRun,
 } from './types.ts'
 
-/** Refresh the token this long before its `exp`. */
-const REFRESH_MARGIN_MS = 30_000
-/** Never refresh more often than this, even with a token that is already close to its `exp`. */
-const MIN_REFRESH_INTERVAL_MS = 1_000
-/** An answer slower than this means the connection is broken: reconnect. */
+/** A subscribe unanswered for this long means the connection is broken: reconnect. */
 const ACK_TIMEOUT_MS = 10_000
-/** The longest delay `setTimeout` takes; a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 /** Refusals that retrying cannot change. */
 const FINAL_REFUSALS = new Set(['FORBIDDEN', 'TOO_MANY_SUBSCRIPTIONS', 'INVALID_REQUEST'])
 const EVENT_NAMES = ['agent:thought', 'agent:tool_call', 'agent:result', 'agent:error', 'agent:delta'] as const
@@ -38,10 +33,11 @@ class Client implements AgentEventsClient {
   readonly #token: AgentEventsClientOptions['token']
   readonly #runs = new Set<Run>()
   readonly #listeners: { [Name in keyof ClientEvents]: Set<ClientEvents[Name]> } = { status: new Set(), error: new Set() }
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
-  /** The token of the current connection (or of its last refresh). */
-  #currentToken: string | undefined
-  #refreshTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #timers = new Timers()
+  /** Only a `token` function can give a newer token: a string is used as it is. */
+  readonly #refresh: TokenRefresh | undefined
+  /** The token of the last handshake. */
+  #handshakeToken: string | undefined
   /** Reconnects in a row that did not get through: the back-off grows with them. */
   #failures = 0
   #closed = false
@@ -59,6 +55,9 @@ class Client implements AgentEventsClient {
       ...(options.token === undefined ? {} : { auth: (send: (data: object) => void) => void this.#freshToken().then((token) => send({ token }), () => send({})) }),
     })
     const socket = this.#socket
+    if (typeof options.token === 'function') {
+      this.#refresh = new TokenRefresh(socket, options.token, this.#timers, (error) => this.#emit('error', error))
+    }
     socket.on('connect', () => this.#connected())
     socket.on('disconnect', () => this.#disconnected())
     socket.on('connect_error', (error) => this.#refused(error as Error & { data?: Refusal }))
@@ -89,7 +88,7 @@ class Client implements AgentEventsClient {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.stop()
     for (const run of this.#runs) run.close()
     this.#socket.disconnect()
     this.#setStatus('offline')
@@ -97,19 +96,19 @@ class Client implements AgentEventsClient {
 
   async #freshToken(): Promise<string> {
     const token = typeof this.#token === 'function' ? await this.#token() : this.#token
-    this.#currentToken = token
+    this.#handshakeToken = token
     return token as string
   }
 
   #connected(): void {
     this.#failures = 0
     this.#setStatus('online')
-    this.#scheduleRefresh()
+    this.#refresh?.start(this.#handshakeToken)
     for (const run of this.#runs) this.#subscribe(run)
   }
 
   #disconnected(): void {
-    clearTimeout(this.#refreshTimer)
+    this.#refresh?.stop()
     for (const run of this.#runs) run.disconnected()
     if (this.#closed) return
     this.#setStatus('offline')
@@ -129,7 +128,7 @@ class Client implements AgentEventsClient {
 
   #reconnectLater(delay: number): void {
     if (this.#socket.active || this.#closed) return
-    this.#later(() => {
+    this.#timers.later(() => {
       if (this.#socket.active || this.#closed) return
       this.#setStatus('connecting')
       this.#socket.connect()
@@ -146,7 +145,7 @@ class Client implements AgentEventsClient {
       if (ack.ok) return run.accepted(ack)
       const refusal: Refusal = ack.error
       if (FINAL_REFUSALS.has(refusal.code)) run.refused(new AgentEventsClientError(refusal.code, refusal.message))
-      else this.#later(() => run.isWaitingFor(request) && this.#subscribe(run), refusal.retryAfterMs ?? retryDelay(2))
+      else this.#timers.later(() => run.isWaitingFor(request) && this.#subscribe(run), refusal.retryAfterMs ?? retryDelay(2))
     })
   }
 
@@ -159,54 +158,6 @@ class Client implements AgentEventsClient {
 
   #route(event: AgentEvent): void {
     for (const run of this.#runs) if (run.workflowId === event.workflowId) run.receive(event)
-  }
-
-  #scheduleRefresh(): void {
-    const expiresAt = tokenExpiresAt(this.#currentToken)
-    if (expiresAt === undefined || typeof this.#token !== 'function') return
-    const delay = Math.min(MAX_TIMER_MS, Math.max(MIN_REFRESH_INTERVAL_MS, expiresAt - REFRESH_MARGIN_MS - Date.now()))
-    this.#refreshTimer = this.#later(() => void this.#refresh(), delay)
-  }
-
-  async #refresh(): Promise<void> {
-    const socket = this.#socket
-    const socketId = socket.id
-    let token: string
-    try {
-      token = await (this.#token as () => string | Promise<string>)()
-    } catch {
-      // No new token now: try again shortly; if none comes, the server's `auth:expired` ends the connection.
-      this.#refreshTimer = this.#later(() => void this.#refresh(), retryDelay(2))
-      return
-    }
-    if (socket.id !== socketId || !socket.connected) return
-    socket.timeout(ACK_TIMEOUT_MS).emit('auth:refresh', { token }, (timedOut, ack) => {
-      if (socket.id !== socketId || this.#closed) return
-      if (timedOut) return void socket.disconnect()
-      if (ack.ok) {
-        this.#currentToken = token
-        return this.#scheduleRefresh()
-      }
-      const refusal: Refusal = ack.error
-      if (refusal.code === 'RATE_LIMITED') {
-        this.#refreshTimer = this.#later(() => void this.#refresh(), refusal.retryAfterMs ?? 0)
-        return
-      }
-      this.#emit('error', new AgentEventsClientError(refusal.code, refusal.message))
-      // Refused: a new handshake asks token() again and resubscribes every run.
-      socket.disconnect()
-    })
-  }
-
-  /** A timer that `close()` clears, and none at all once closed (it would keep Node running). */
-  #later(task: () => unknown, delay: number): ReturnType<typeof setTimeout> | undefined {
-    if (this.#closed) return undefined
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer)
-      task()
-    }, delay)
-    this.#timers.add(timer)
-    return timer
   }
 
   #setStatus(status: ClientStatus): void {
