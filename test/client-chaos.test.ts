@@ -1,8 +1,8 @@
 // The chaos test: a workflow of 2,000 events is emitted on one Redis node while the client, on
 // another node behind a proxy, is cut by every kind of disconnect in turn. It must end with
 // onEvent having seen exactly 1..2000 in order; Redis keeps the epoch and the buffer across node
-// restarts, so not even a reset is allowed. Tokens live 5 seconds, so the client also refreshes
-// every second all along.
+// restarts, so not even a reset is allowed. Tokens live 5 seconds: after each cut the test
+// waits for the new connection to refresh its token (on the same socket) while events go on.
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import type { Run } from '../src/client/run.ts'
@@ -59,8 +59,10 @@ t.test('2,000 events through every kind of disconnect, in turn: exactly 1..2000 
 
   // Subscribes that reach the client's node, counted on each node it has had.
   let subscribes = 0
+  let connections = 1
   const countOn = (node: RedisNode): void => {
     node.app.agentEvents.io.of('/').on('connection', (socket) => {
+      connections++
       socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
         if (packet.type === 'message' && String(packet.data).includes(`"agent:subscribe",{"workflowId":"${WORKFLOW}"`)) subscribes++
       })
@@ -78,6 +80,15 @@ t.test('2,000 events through every kind of disconnect, in turn: exactly 1..2000 
       await new Promise((resolve) => setTimeout(resolve, 1))
     }
   }
+  /** Emit one event every 20 ms while `going()` holds, at most `count`. */
+  const emitWhile = async (going: () => boolean, count: number): Promise<void> => {
+    for (let n = 0; n < count && emitted < TOTAL && going(); n++) {
+      emitted++
+      await emitter.app.agentEvents.emitThought(WORKFLOW, `step ${emitted}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  const refreshes = (): number => tokenCalls - connections - hungTokens
   const duplicatesOf = (followed: Followed): number => (followed.run as Run).duplicates
 
   const cut: Record<Kind, () => Promise<void>> = {
@@ -112,13 +123,21 @@ t.test('2,000 events through every kind of disconnect, in turn: exactly 1..2000 
     for (const kind of KINDS) {
       const before = { subscribes, duplicates: duplicatesOf(chaos), refusals: refusals.length, disconnects }
       const share = round === ROUNDS - 1 && kind === KINDS.at(-1) ? TOTAL : EVENTS_PER_CUT
-      // A third of this cut's events before it and while it happens, the rest once the client is off.
-      const emittingBefore = emitSome(Math.floor(share / 3))
+      const third = Math.floor(share / 3)
+      // A third of this cut's events before it and while it happens, a third once the client is off...
+      const emittingBefore = emitSome(third)
       await cut[kind]()
       await until(() => disconnects > before.disconnects, 15_000)
       await emittingBefore
-      await emitSome(share - Math.floor(share / 3))
+      await emitSome(third)
       await until(() => chaos.run.status === 'live' && bulk.run.status === 'live' && client.status === 'online', 30_000)
+      // ...and the rest while the new connection refreshes its token, on the same socket.
+      const refreshed = refreshes()
+      const disconnectsNow = disconnects
+      await emitWhile(() => refreshes() === refreshed, third)
+      await until(() => refreshes() > refreshed, 10_000)
+      t.equal(disconnects, disconnectsNow, `${kind}: the refresh after it kept the connection`)
+      await emitSome(share - 2 * third)
       const entry = counts.get(kind) ?? { cuts: 0, resubscribes: 0, duplicates: 0, refusals: 0 }
       entry.cuts++
       entry.resubscribes += subscribes - before.subscribes
@@ -132,7 +151,7 @@ t.test('2,000 events through every kind of disconnect, in turn: exactly 1..2000 
   for (const [kind, entry] of counts) {
     t.comment(`${kind}: ${entry.cuts} cuts, ${entry.resubscribes} resubscribes, ${entry.duplicates} duplicates dropped, ${entry.refusals} refusals waited out`)
   }
-  t.comment(`${disconnects} disconnects in all; ${bulkEmitted} bulk events to fill stalled connections; ${tokenCalls} token() calls (handshakes and refreshes), ${hungTokens} refreshes left without a token; refusals: ${refusals.join(', ') || 'none'}`)
+  t.comment(`${disconnects} disconnects in all; ${bulkEmitted} bulk events to fill stalled connections; ${connections} connections; ${tokenCalls - connections - hungTokens} token refreshes on a live socket, ${hungTokens} left without a token; refusals: ${refusals.join(', ') || 'none'}`)
   t.equal(emitted, TOTAL)
   for (const kind of KINDS) t.equal(counts.get(kind)?.cuts, ROUNDS, `${kind}: cut ${ROUNDS} times`)
   // Redis keeps the epoch and the buffer across node restarts, so no reset is allowed here.
