@@ -70,3 +70,24 @@ t.test('run.close() stops one run; the client goes on with the others; client.cl
   t.same(statuses, ['online', 'offline'])
   t.equal(client.follow('wf-3').status, 'closed', 'a closed client hands out closed runs')
 })
+
+t.test('an onEvent that throws does not stop the events after it; its exception is thrown on its own', async (t) => {
+  const server = await startServer(t)
+  for (const n of range(1, 3)) await server.app.agentEvents.emitThought('wf-1', `event ${n}`)
+  const thrown: unknown[] = []
+  const onUncaught = (error: unknown): void => void thrown.push(error)
+  // tap reports uncaught exceptions as failures: this test takes the ones it causes.
+  const listeners = process.rawListeners('uncaughtException')
+  process.removeAllListeners('uncaughtException')
+  process.on('uncaughtException', onUncaught)
+  t.teardown(() => {
+    process.off('uncaughtException', onUncaught)
+    for (const listener of listeners) process.on('uncaughtException', listener as (error: Error) => void)
+  })
+  const followed = follow(clientOf(t, server, 'u1'), 'wf-1', {
+    onEvent: (event) => { if (event.seq === 2) throw new Error('render failed') },
+  })
+  await until(() => followed.events.length === 3 && thrown.length === 1)
+  t.same(seqs(followed.events), [1, 2, 3])
+  t.match(thrown, [{ message: 'render failed' }])
+})

@@ -2,6 +2,7 @@ import { io, type Socket } from 'socket.io-client'
 import type { AgentEvent, ClientToServerEvents, ServerToClientEvents, SubscribeAck } from '../schemas/index.ts'
 import { retryDelay } from './backoff.ts'
 import { AgentEventsClientError } from './errors.ts'
+import { callApp } from './report-error.ts'
 import { Run } from './run.ts'
 import { resolveStorage } from './storage.ts'
 import { Timers } from './timers.ts'
@@ -167,7 +168,7 @@ class Client implements AgentEventsClient {
   }
 
   #emit<Name extends keyof ClientEvents>(name: Name, value: Parameters<ClientEvents[Name]>[0]): void {
-    for (const listener of this.#listeners[name]) (listener as (value: unknown) => void)(value)
+    for (const listener of this.#listeners[name]) callApp(listener as (value: unknown) => void, value)
   }
 }
 

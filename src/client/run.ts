@@ -2,6 +2,7 @@ import type { AgentEvent, SubscribeAck, SubscribeRequest } from '../schemas/inde
 import type { AgentEventsClientError } from './errors.ts'
 import { EventQueue } from './event-queue.ts'
 import { applyToMessages } from './messages.ts'
+import { callApp } from './report-error.ts'
 import { readPosition, writePosition } from './storage.ts'
 import type { FollowOptions, PositionStorage, RunStatus, StreamedMessage, WorkflowRun } from './types.ts'
 
@@ -71,7 +72,7 @@ export class Run implements WorkflowRun {
       const reason = this.epoch !== undefined && ack.epoch !== this.epoch ? 'epoch' : 'truncated'
       this.lastSeq = 0
       this.messages.clear()
-      this.options.onReset?.({ reason })
+      callApp(this.options.onReset, { reason })
     }
     this.epoch = ack.epoch
     this.status = 'live'
@@ -82,7 +83,7 @@ export class Run implements WorkflowRun {
   /** Refused for good: report once, never subscribe again. */
   refused(error: AgentEventsClientError): void {
     this.#end(error.code === 'FORBIDDEN' ? 'forbidden' : 'closed', error)
-    this.options.onError?.(error)
+    callApp(this.options.onError, error)
   }
 
   close(): void {
@@ -124,7 +125,7 @@ export class Run implements WorkflowRun {
       this.#save()
     }
     applyToMessages(this.messages, event)
-    this.options.onEvent?.(event)
+    callApp(this.options.onEvent, event)
     this.#queue?.push(event)
   }
 
