@@ -12,6 +12,7 @@ import Type from 'typebox'
 import agentEvents from 'fastify-agent-events'
 import * as schemas from 'fastify-agent-events/schemas'
 import { AgentDeltaEvent, AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent, WorkflowId } from 'fastify-agent-events/schemas'
+import { serveClientModules } from './client-modules.ts'
 import { DEFAULT_STEP_MS, DEFAULT_TOKEN_MS, SCENARIOS, playRun, type RunOptions, type Scenario } from './agent-run.ts'
 
 export const SOCKET_PATH = '/ws'
@@ -113,6 +114,8 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     authorize: ({ userId, workflowId }) => owners.get(workflowId) === userId,
   })
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('./public/', import.meta.url)) })
+  // The page imports `fastify-agent-events/client` from here, through its import map.
+  serveClientModules(app)
 
   const authenticate = async (req: FastifyRequest): Promise<void> => {
     await req.jwtVerify()
