@@ -9,7 +9,7 @@ import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Type from 'typebox'
-import agentEvents from 'fastify-agent-events'
+import agentEvents, { type AgentEventsOptions } from 'fastify-agent-events'
 import * as schemas from 'fastify-agent-events/schemas'
 import { AgentDeltaEvent, AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent, WorkflowId } from 'fastify-agent-events/schemas'
 import { serveClientModules } from './client-modules.ts'
@@ -28,6 +28,8 @@ export interface DemoOptions {
   beforeStep?: RunOptions['beforeStep']
   /** Awaited before each token of a streamed thought or result (tests hold a message half-written). */
   beforeToken?: RunOptions['beforeToken']
+  /** The plugin's `replay` option (tests make the buffer small, so that a page away too long is told of a reset). */
+  replay?: AgentEventsOptions['replay']
 }
 
 const LoginBody = Type.Object(
@@ -112,6 +114,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     path: SOCKET_PATH,
     // The user who started a run is the only one who may follow it.
     authorize: ({ userId, workflowId }) => owners.get(workflowId) === userId,
+    ...(options.replay === undefined ? {} : { replay: options.replay }),
   })
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('./public/', import.meta.url)) })
   // The page imports `fastify-agent-events/client` from here, through its import map.
