@@ -1,0 +1,129 @@
+import type { AgentEvent, SubscribeAck, SubscribeRequest } from '../schemas/index.ts'
+import type { AgentEventsClientError } from './errors.ts'
+import { EventQueue } from './event-queue.ts'
+import { applyToMessages } from './messages.ts'
+import { readPosition, writePosition } from './storage.ts'
+import type { FollowOptions, PositionStorage, RunStatus, StreamedMessage, WorkflowRun } from './types.ts'
+
+type SubscribeOk = Extract<SubscribeAck, { ok: true }>
+
+/**
+ * One followed workflow: where its delivery stands (`lastSeq`, `epoch`), the events that arrive
+ * while a subscribe waits for its answer, and the hand-out of each event exactly once.
+ */
+export class Run implements WorkflowRun {
+  lastSeq: number
+  epoch: string | undefined
+  status: RunStatus = 'subscribing'
+  readonly messages = new Map<string, StreamedMessage>()
+  /** Events dropped because their `seq` was already handed out (a replay overlapping what came live). */
+  duplicates = 0
+  /** The subscribe waiting for its answer; an answer to any other one is stale and ignored. */
+  #request: SubscribeRequest | undefined
+  /** Events that came while `#request` waits: the replay. They are handed out once the answer tells whether a reset comes first. */
+  #arrived: AgentEvent[] = []
+  #queue: EventQueue<AgentEvent> | undefined
+
+  constructor(
+    readonly workflowId: string,
+    private readonly options: FollowOptions,
+    private readonly storage: PositionStorage | undefined,
+    private readonly onClose: (run: Run) => void,
+  ) {
+    const position = readPosition(storage, workflowId)
+    this.lastSeq = position.lastSeq
+    this.epoch = position.epoch
+  }
+
+  get final(): boolean {
+    return this.status === 'forbidden' || this.status === 'closed'
+  }
+
+  /** Start a subscribe that resumes after `lastSeq`; events now wait for its answer. */
+  subscribeRequest(): SubscribeRequest {
+    this.status = 'subscribing'
+    this.#arrived = []
+    this.#request = { workflowId: this.workflowId, afterSeq: this.lastSeq, compact: true, ...(this.epoch ? { epoch: this.epoch } : {}) }
+    return this.#request
+  }
+
+  isWaitingFor(request: SubscribeRequest): boolean {
+    return this.#request === request && !this.final
+  }
+
+  /** The connection is gone: whatever was on its way will come again with the next subscribe. */
+  disconnected(): void {
+    this.#request = undefined
+    if (!this.final) this.status = 'subscribing'
+  }
+
+  receive(event: AgentEvent): void {
+    if (this.final) return
+    // Direct events (to one socket or one user) have no `seq`: nothing to order them by, nothing replays them.
+    if (this.#request && event.seq !== undefined) this.#arrived.push(event)
+    else this.#handOut(event)
+  }
+
+  accepted(ack: SubscribeOk): void {
+    this.#request = undefined
+    // A reset only matters when something was handed out; a first subscribe simply starts from the buffer.
+    if (this.lastSeq > 0 && (ack.truncated || (this.epoch !== undefined && ack.epoch !== this.epoch))) {
+      const reason = this.epoch !== undefined && ack.epoch !== this.epoch ? 'epoch' : 'truncated'
+      this.lastSeq = 0
+      this.messages.clear()
+      this.options.onReset?.({ reason })
+    }
+    this.epoch = ack.epoch
+    this.status = 'live'
+    this.#save()
+    for (const event of this.#arrived.splice(0)) this.#handOut(event)
+  }
+
+  /** Refused for good: report once, forget the stored position, never subscribe again. */
+  refused(error: AgentEventsClientError): void {
+    this.#end(error.code === 'FORBIDDEN' ? 'forbidden' : 'closed', error)
+    writePosition(this.storage, this.workflowId, undefined)
+    this.options.onError?.(error)
+  }
+
+  close(): void {
+    this.#end('closed')
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<AgentEvent> {
+    if (!this.#queue) {
+      this.#queue = new EventQueue(() => this.close())
+      if (this.final) this.#queue.end()
+    }
+    return this.#queue
+  }
+
+  #end(status: RunStatus, error?: AgentEventsClientError): void {
+    if (this.final) return
+    this.status = status
+    this.#request = undefined
+    this.#arrived = []
+    this.#queue?.end(error)
+    this.onClose(this)
+  }
+
+  #handOut(event: AgentEvent): void {
+    // onEvent or onReset may have closed the run while a replay was being handed out.
+    if (this.final) return
+    if (event.seq !== undefined) {
+      if (event.seq <= this.lastSeq) {
+        this.duplicates++
+        return
+      }
+      this.lastSeq = event.seq
+      this.#save()
+    }
+    applyToMessages(this.messages, event)
+    this.options.onEvent?.(event)
+    this.#queue?.push(event)
+  }
+
+  #save(): void {
+    writePosition(this.storage, this.workflowId, this.epoch ? { lastSeq: this.lastSeq, epoch: this.epoch } : { lastSeq: this.lastSeq })
+  }
+}

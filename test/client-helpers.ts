@@ -1,0 +1,61 @@
+import type { Socket as ServerSocket } from 'socket.io'
+import type { Test } from 'tap'
+import { createAgentEventsClient, type AgentEventsClient, type AgentEventsClientOptions, type FollowOptions, type WorkflowRun } from '../src/client/index.ts'
+import type { AgentEvent } from '../src/schemas/index.ts'
+import type { TestServer } from './helpers.ts'
+
+/** A client of `server` as `userId` (a fresh token at every connect), websocket only, no storage; closed when the test ends. */
+export function clientOf(t: Test, server: TestServer, userId: string, options: AgentEventsClientOptions = {}): AgentEventsClient {
+  const client = createAgentEventsClient(server.url, {
+    token: () => server.token(userId),
+    storage: false,
+    socket: { transports: ['websocket'] },
+    ...options,
+  })
+  t.teardown(() => client.close())
+  return client
+}
+
+export interface Followed {
+  run: WorkflowRun
+  events: AgentEvent[]
+  resets: string[]
+  errors: { code: string }[]
+}
+
+/** Follow `workflowId`, keeping every event, reset and error the run reports. */
+export function follow(client: AgentEventsClient, workflowId: string, options: FollowOptions = {}): Followed {
+  const followed: Followed = { run: undefined as unknown as WorkflowRun, events: [], resets: [], errors: [] }
+  followed.run = client.follow(workflowId, {
+    onEvent: (event) => {
+      followed.events.push(event)
+      options.onEvent?.(event)
+    },
+    onReset: (info) => {
+      followed.resets.push(info.reason)
+      options.onReset?.(info)
+    },
+    onError: (error) => {
+      followed.errors.push(error)
+      options.onError?.(error)
+    },
+  })
+  return followed
+}
+
+/** Resolve once the client's status is `status`. */
+export function statusReached(client: AgentEventsClient, status: AgentEventsClient['status']): Promise<void> {
+  if (client.status === status) return Promise.resolve()
+  return new Promise((resolve) => {
+    const stop = client.on('status', (now) => {
+      if (now !== status) return
+      stop()
+      resolve()
+    })
+  })
+}
+
+/** The server side of every connected socket of `server`'s namespace. */
+export function serverSockets(server: TestServer, namespace = '/'): ServerSocket[] {
+  return [...server.app.agentEvents.io.of(namespace).sockets.values()]
+}
