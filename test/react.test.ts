@@ -1,6 +1,11 @@
-// `useWorkflow` in React 19 in a real Chromium, against a real server: a page (test/fixtures/
-// react-page.js, bundled here by esbuild with React, the hook and the client, all from source)
-// renders a workflow's events and a message being streamed; the server counts the subscriptions.
+// `useWorkflow` in a real Chromium, against a real server, on React 19 and on React 18 (the
+// lowest the peer range takes): a page (test/fixtures/react-page.js, bundled here by esbuild with
+// React, the hook and the client, all from source) renders a workflow's events and a message
+// being streamed; the server counts the subscriptions.
+//
+// React 18 is the repository's own `react` (tap's reporter renders with ink 5, which needs React
+// 18 at the root); React 19 is installed apart, in test/fixtures/react-19/node_modules, and the
+// page's bundle is pointed at it.
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import t from 'tap'
@@ -14,9 +19,16 @@ const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="/page.js"></script></head>
 <body><div id="root"></div></body></html>`
 
+const REACT_19 = fileURLToPath(new URL('./fixtures/react-19/node_modules/', import.meta.url))
+const REACTS = [
+  { major: 19, alias: { react: `${REACT_19}react`, 'react-dom': `${REACT_19}react-dom` } },
+  { major: 18, alias: {} },
+] as const
+
 /** The fixture page and what it imports, as one ES module (React's development build: StrictMode checks run). */
-async function bundlePage(): Promise<{ code: string; inputs: string[] }> {
+async function bundlePage(alias: Record<string, string>): Promise<{ code: string; inputs: string[] }> {
   const result = await build({
+    alias,
     entryPoints: [fileURLToPath(new URL('./fixtures/react-page.js', import.meta.url))],
     bundle: true,
     format: 'esm',
@@ -54,8 +66,9 @@ async function message(page: Page, messageId: string): Promise<{ text: string; d
   return row === null ? null : { text: (await row.textContent()) ?? '', done: await row.getAttribute('data-done') }
 }
 
-t.test('useWorkflow renders a workflow in React 19, in Chromium', { skip: skipWithoutChromium }, async (t) => {
-  const bundle = await bundlePage()
+for (const react of REACTS) {
+t.test(`useWorkflow renders a workflow in React ${react.major}, in Chromium`, { skip: skipWithoutChromium }, async (t) => {
+  const bundle = await bundlePage(react.alias)
   t.ok(bundle.inputs.some((input) => input.endsWith('src/react/use-workflow.ts')), 'the hook comes from src/')
   t.ok(bundle.inputs.some((input) => input.startsWith('src/client/')), 'the client comes from src/')
 
@@ -81,6 +94,8 @@ t.test('useWorkflow renders a workflow in React 19, in Chromium', { skip: skipWi
   page.on('pageerror', (error) => pageErrors.push(error.message))
   await page.goto(`${server.url}/?workflow=wf-react&token=${server.token('ada')}`)
   await page.waitForSelector('#workflow[data-status="live"]')
+  const version = await page.evaluate(() => (globalThis as unknown as { reactPage: { version: string } }).reactPage.version)
+  t.equal(version.split('.')[0], String(react.major), `the page runs React ${version}`)
   t.match(await shown(page), { workflow: 'wf-react', status: 'live', seqs: [1, 2], lastSeq: 2 }, 'what was emitted before the page opened is replayed')
   t.same(subscribes, ['wf-react'], 'StrictMode\'s second mount goes on with the same run: one subscribe')
   t.equal(subscribers(server, 'wf-react'), 1, 'one subscriber on the server')
@@ -100,7 +115,7 @@ t.test('useWorkflow renders a workflow in React 19, in Chromium', { skip: skipWi
     t.same(seen, { text: written, done: 'false' }, `the message grows: "${written}"`)
     texts.push(seen?.text ?? '')
   }
-  await screenshot(page, 'react-streaming.png')
+  await screenshot(page, `react-${react.major}-streaming.png`)
   await stream.end({ status: 'success' })
   await page.waitForSelector('#messages > p[data-message="answer-1"][data-done="true"]')
   t.same(await message(page, 'answer-1'), { text: 'Hello, world', done: 'true' }, 'the final result ends it, its whole text')
@@ -112,7 +127,8 @@ t.test('useWorkflow renders a workflow in React 19, in Chromium', { skip: skipWi
 
   // Another workflow: the run of the first is closed, its subscription gone from the server.
   await page.evaluate(() => (globalThis as unknown as { reactPage: { setWorkflowId(id: string): void } }).reactPage.setWorkflowId('wf-other'))
-  await page.waitForSelector('#workflow[data-workflow="wf-other"][data-status="live"]')
+  // Attached, not visible: the section is empty until an event of the new workflow comes.
+  await page.waitForSelector('#workflow[data-workflow="wf-other"][data-status="live"]', { state: 'attached' })
   await until(() => subscribers(server, 'wf-react') === 0, 10_000)
   t.equal(subscribers(server, 'wf-other'), 1, 'the new workflow is followed')
   t.same((await shown(page)).seqs, [], 'the view starts over for the new workflow')
@@ -130,7 +146,8 @@ t.test('useWorkflow renders a workflow in React 19, in Chromium', { skip: skipWi
 
   // A workflow that this user may not follow: the refusal is the view's status and error.
   await page.goto(`${server.url}/?workflow=wf-denied&token=${server.token('ada')}`)
-  await page.waitForSelector('#workflow[data-status="forbidden"]')
+  await page.waitForSelector('#workflow[data-status="forbidden"]', { state: 'attached' })
   t.equal(await page.textContent('#error'), 'FORBIDDEN', 'the refusal\'s code is shown')
   t.same(pageErrors, [], 'no script error on the page')
 })
+}
