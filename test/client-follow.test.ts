@@ -33,3 +33,40 @@ t.test('after the server lets the socket go (io server disconnect), the client r
   t.same(seqs(followed.events), range(1, 5))
   t.equal(followed.run.status, 'live')
 })
+
+t.test('a run is an async iterator; a for await that breaks closes the run and unsubscribes', async (t) => {
+  const server = await startServer(t)
+  for (const n of range(1, 5)) await server.app.agentEvents.emitThought('wf-1', `event ${n}`)
+  const client = clientOf(t, server, 'u1')
+  const run = client.follow('wf-1')
+  const seen: number[] = []
+  for await (const event of run) {
+    seen.push(event.seq as number)
+    if (seen.length === 3) break
+  }
+  t.same(seen, [1, 2, 3])
+  t.equal(run.status, 'closed')
+  await until(() => ![...serverSockets(server)[0]!.rooms].some((room) => room.endsWith('wf-1')))
+  t.pass('the socket left the workflow\'s room')
+})
+
+t.test('run.close() stops one run; the client goes on with the others; client.close() ends everything', async (t) => {
+  const server = await startServer(t)
+  const client = clientOf(t, server, 'u1')
+  const statuses: string[] = []
+  const stop = client.on('status', (status) => statuses.push(status))
+  const kept = follow(client, 'wf-1')
+  const dropped = follow(client, 'wf-2')
+  await until(() => kept.run.status === 'live' && dropped.run.status === 'live')
+  dropped.run.close()
+  await server.app.agentEvents.emitThought('wf-2', 'not for the closed run')
+  await server.app.agentEvents.emitThought('wf-1', 'for the open run')
+  await until(() => kept.events.length === 1)
+  t.same(dropped.events, [])
+  client.close()
+  t.equal(kept.run.status, 'closed')
+  t.equal(client.status, 'offline')
+  stop()
+  t.same(statuses, ['online', 'offline'])
+  t.equal(client.follow('wf-3').status, 'closed', 'a closed client hands out closed runs')
+})

@@ -21,18 +21,22 @@ export interface Followed {
   events: AgentEvent[]
   resets: string[]
   errors: { code: string }[]
+  /** Each event's seq and each reset (`reset:epoch`), in the order the run reported them. */
+  log: (number | string)[]
 }
 
 /** Follow `workflowId`, keeping every event, reset and error the run reports. */
 export function follow(client: AgentEventsClient, workflowId: string, options: FollowOptions = {}): Followed {
-  const followed: Followed = { run: undefined as unknown as WorkflowRun, events: [], resets: [], errors: [] }
+  const followed: Followed = { run: undefined as unknown as WorkflowRun, events: [], resets: [], errors: [], log: [] }
   followed.run = client.follow(workflowId, {
     onEvent: (event) => {
       followed.events.push(event)
+      followed.log.push(event.seq ?? 'direct')
       options.onEvent?.(event)
     },
     onReset: (info) => {
       followed.resets.push(info.reason)
+      followed.log.push(`reset:${info.reason}`)
       options.onReset?.(info)
     },
     onError: (error) => {
@@ -58,4 +62,16 @@ export function statusReached(client: AgentEventsClient, status: AgentEventsClie
 /** The server side of every connected socket of `server`'s namespace. */
 export function serverSockets(server: TestServer, namespace = '/'): ServerSocket[] {
   return [...server.app.agentEvents.io.of(namespace).sockets.values()]
+}
+
+/** Count the `agent:subscribe` requests that reach `server` from now on, by workflow, refused ones included. */
+export function countSubscribes(server: TestServer, namespace = '/'): Map<string, number> {
+  const counts = new Map<string, number>()
+  server.app.agentEvents.io.of(namespace).on('connection', (socket: ServerSocket) => {
+    socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
+      const match = packet.type === 'message' && /"agent:subscribe",\{"workflowId":"([^"]+)"/.exec(String(packet.data))
+      if (match) counts.set(match[1] as string, (counts.get(match[1] as string) ?? 0) + 1)
+    })
+  })
+  return counts
 }

@@ -1,6 +1,7 @@
 // The package as npm would publish it: `npm run build` and `npm pack`, then
 // publint and arethetypeswrong on the tarball, then the tarball unpacked into a temporary app
-// outside the repository that imports both entry points from ESM and from CommonJS.
+// outside the repository that imports every entry point from ESM and from CommonJS, and follows a
+// workflow with the packed client.
 //
 // No registry access: the app's node_modules holds the unpacked tarball and symlinks to this
 // repository's installed copies of the package's dependencies and peer dependencies, nothing
@@ -40,7 +41,8 @@ t.test('the tarball holds dist, README, LICENSE, CHANGELOG and package.json, and
   const paths = packed.files.map((file) => file.path)
   const allowed = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'])
   t.same(paths.filter((path) => !allowed.has(path) && !path.startsWith('dist/')), [], 'no other file')
-  for (const path of [...allowed, 'dist/index.js', 'dist/index.d.ts', 'dist/schemas/index.js', 'dist/schemas/index.d.ts']) {
+  const entries = ['dist/index.js', 'dist/index.d.ts', 'dist/schemas/index.js', 'dist/schemas/index.d.ts', 'dist/client/index.js', 'dist/client/index.d.ts']
+  for (const path of [...allowed, ...entries]) {
     t.ok(paths.includes(path), path)
   }
   t.notOk(paths.some((path) => path.endsWith('.map')), 'no source maps pointing at sources that are not shipped')
@@ -67,7 +69,7 @@ t.test('arethetypeswrong passes on the tarball (profile esm-only: an ESM package
   const problems = (report.analysis.problems as { resolutionKind?: string; kind: string; entrypoint?: string }[])
     .filter((problem) => problem.resolutionKind === undefined || !ignored.has(problem.resolutionKind))
   t.same(problems, [], 'no problem for node16 ESM or bundlers')
-  t.same(Object.keys(report.analysis.entrypoints).sort(), ['.', './package.json', './schemas'])
+  t.same(Object.keys(report.analysis.entrypoints).sort(), ['.', './client', './package.json', './schemas'])
 })
 
 async function installIntoApp(): Promise<string> {
@@ -107,6 +109,32 @@ console.log(JSON.stringify({
 }))
 `
 
+// The packed client follows a workflow of the packed plugin, in Node, as a server-side consumer would.
+const CLIENT_APP = `
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import agentEvents from 'fastify-agent-events'
+import { createAgentEventsClient } from 'fastify-agent-events/client'
+const app = Fastify()
+await app.register(fastifyJwt, { secret: 'packed-tarball-secret-long-enough' })
+await app.register(agentEvents, { path: '/ws' })
+await app.listen({ port: 0, host: '127.0.0.1' })
+await app.agentEvents.emitThought('wf-1', 'recorded before the client came')
+const client = createAgentEventsClient('http://127.0.0.1:' + app.server.address().port, {
+  path: '/ws',
+  token: () => app.jwt.sign({ sub: 'u1' }, { expiresIn: '1h' }),
+})
+const seen = []
+for await (const event of client.follow('wf-1')) {
+  seen.push(event.data.content)
+  if (seen.length === 1) await app.agentEvents.emitThought('wf-1', 'live')
+  if (seen.length === 2) break
+}
+client.close()
+await app.close()
+console.log(JSON.stringify({ seen, status: client.status }))
+`
+
 const CJS_APP = `
 const Fastify = require('fastify')
 const fastifyJwt = require('@fastify/jwt')
@@ -133,6 +161,7 @@ main().catch((error) => { console.error(error); process.exit(1) })
 // The three checks run their child processes at once; each test then awaits its own.
 const esmRun = writeFile(join(app, 'esm.mjs'), ESM_APP).then(() => run(process.execPath, ['esm.mjs'], { cwd: app, env }))
 const cjsRun = writeFile(join(app, 'cjs.cjs'), CJS_APP).then(() => run(process.execPath, ['cjs.cjs'], { cwd: app, env }))
+const clientRun = writeFile(join(app, 'client.mjs'), CLIENT_APP).then(() => run(process.execPath, ['client.mjs'], { cwd: app, env }))
 const schemasProbe = (async () => {
   for (const file of ['loaded-packages.mjs', 'loaded-packages-hooks.mjs']) {
     await cp(join(root, 'test', 'fixtures', file), join(app, file))
@@ -140,11 +169,12 @@ const schemasProbe = (async () => {
   const list = async (target: string) =>
     JSON.parse((await run(process.execPath, ['loaded-packages.mjs', target], { cwd: app, env })).stdout) as string[]
   // What a child loads before importing anything (the test runner's instrumentation), subtracted.
-  const [baseline, loaded] = await Promise.all([list('node:os'), list('fastify-agent-events/schemas')])
-  return loaded.filter((name) => !baseline.includes(name) && name !== manifest.name)
+  const [baseline, schemas, client] = await Promise.all([list('node:os'), list('fastify-agent-events/schemas'), list('fastify-agent-events/client')])
+  const own = (loaded: string[]) => loaded.filter((name) => !baseline.includes(name) && name !== manifest.name)
+  return { schemas: own(schemas), client: own(client) }
 })()
 // Settled here so that a failure is reported by its own test, not as an unhandled rejection.
-for (const pending of [esmRun, cjsRun, schemasProbe]) pending.catch(() => {})
+for (const pending of [esmRun, cjsRun, clientRun, schemasProbe]) pending.catch(() => {})
 
 // npm's own verdict on the peer ranges, as an app with these peers installed would get it (where it
 // reports a peer as invalid, `npm install` in that app fails with ERESOLVE): `npm ls` in an app
@@ -172,7 +202,7 @@ async function peerVerdict(peer: string, installedDir: string): Promise<{ versio
   return { version: entry?.version ?? 'missing', invalid: entry?.invalid === undefined ? [] : [entry.invalid] }
 }
 
-t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7', async (t) => {
+t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7, socket.io-client 4', async (t) => {
   const cases = [
     { peer: 'fastify', dir: 'fastify', major: '5' },
     { peer: '@fastify/jwt', dir: '@fastify/jwt', major: '10' },
@@ -181,6 +211,7 @@ t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 
     { peer: 'redis', dir: 'redis', major: '6' },
     { peer: 'redis', dir: 'redis-v5', major: '5' },
     { peer: 'ai', dir: 'ai', major: '7' },
+    { peer: 'socket.io-client', dir: 'socket.io-client', major: '4' },
   ]
   for (const { peer, dir, major } of cases) {
     const { version, invalid } = await peerVerdict(peer, dir)
@@ -239,5 +270,17 @@ t.test('a CommonJS TypeScript consumer type-checks with module node20 and nodene
 })
 
 t.test('the installed fastify-agent-events/schemas loads typebox only', async (t) => {
-  t.same(await schemasProbe, ['typebox'])
+  t.same((await schemasProbe).schemas, ['typebox'])
+})
+
+t.test('the installed fastify-agent-events/client loads socket.io-client and what it needs, no server package', async (t) => {
+  const { client } = await schemasProbe
+  t.ok(client.includes('socket.io-client'), client.join(', '))
+  t.same(client.filter((name) => /fastify|typebox|^socket\.io$|^engine\.io$|ioredis|^redis$/.test(name)), [])
+})
+
+t.test('the installed client follows a workflow of the installed plugin (ESM, Node)', async (t) => {
+  const { stdout, stderr } = await clientRun
+  t.same(JSON.parse(stdout), { seen: ['recorded before the client came', 'live'], status: 'offline' })
+  t.equal(stderr, '')
 })

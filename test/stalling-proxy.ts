@@ -6,17 +6,22 @@ import type { Test } from 'tap'
  * A TCP proxy in front of the test server, for clients that stop reading as a frozen tab does:
  * `stall()` stops taking the server's bytes on every connection (so they back up in the kernel,
  * then in the server), `resume()` forwards what waited and carries on. Works the same for
- * websocket and polling clients, whose transport knows nothing of it.
+ * websocket and polling clients, whose transport knows nothing of it. `cut()` drops every
+ * connection as a lost network does; `retarget()` sends new ones to a restarted server.
  */
 export interface StallingProxy {
   /** Base URL for clients: the proxy's own port. */
   url: string
   stall(): void
   resume(): void
+  /** Cut every connection at once, as a lost network does; new connections are taken as before. */
+  cut(): void
+  /** Send new connections to another server (a restarted node on a new port); open ones stay. */
+  retarget(target: string): void
 }
 
 export async function stallingProxy(t: Test, target: string): Promise<StallingProxy> {
-  const { hostname, port } = new URL(target)
+  let { hostname, port } = new URL(target)
   const links = new Set<{ up: TcpSocket; down: TcpSocket }>()
   let stalled = false
 
@@ -62,6 +67,15 @@ export async function stallingProxy(t: Test, target: string): Promise<StallingPr
     resume() {
       stalled = false
       for (const { up, down } of links) forward(up, down)
+    },
+    cut() {
+      for (const { up, down } of links) {
+        up.destroy()
+        down.destroy()
+      }
+    },
+    retarget(next) {
+      ;({ hostname, port } = new URL(next))
     },
   }
 }
