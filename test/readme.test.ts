@@ -67,12 +67,13 @@ async function exportedNames(file: string): Promise<string[]> {
   return names
 }
 
-t.test('every export of both entry points appears in the README', async (t) => {
+t.test('every export of the entry points appears in the README', async (t) => {
   // Named in inline code outside the code blocks: `name`, `name(…)`, `{ name }`…
   const inlineCode = readme.replace(/^```[^]*?^```$/gm, '').match(/`[^`\n]+`/g) ?? []
   const names = [
     ...await exportedNames(join(root, 'src', 'index.ts')),
     ...await exportedNames(join(root, 'src', 'schemas', 'index.ts')),
+    ...await exportedNames(join(root, 'src', 'react', 'index.ts')),
   ]
   t.ok(names.length >= 80, `${names.length} exports`)
   for (const name of new Set(names)) {
@@ -316,6 +317,18 @@ readme.report({ done: shown.get('done'), open: shown.get('open'), deltas: readme
       // The open message's two deltas replayed as one, then one live; the finished one's none.
       deltas: 2,
     }),
+  },
+  'React #1': {
+    prelude: CLIENT_PRELUDE,
+    // Rendered on the server, where the hook follows nothing (test/react.test.ts renders it in
+    // Chromium, on React 18 and 19, against a real server).
+    epilogue: `
+import { renderToString } from 'react-dom/server'
+const readmeHtml = renderToString(h(Run, { workflowId }))
+client.close()
+await readmeServer.close()
+readme.report({ html: readmeHtml, status: client.status })`,
+    expect: () => ({ html: '<ol></ol>', status: 'offline' }),
   },
   'Replay for frontend authors #1': {
     prelude: `${CLIENT_PRELUDE}
