@@ -33,7 +33,14 @@ export async function startRedisNode(
     ...extra.plugin,
     replay: { store: replayStore },
     socketio: { adapter: createAdapter(pubClient, subClient) },
-  }, { logger: { level: 'warn', stream: logs.stream }, ...(extra.before === undefined ? {} : { before: extra.before }) })
+  }, {
+    logger: { level: 'warn', stream: logs.stream },
+    before: async (app) => {
+      // A closed node no longer listens on Redis: the next node's `linked` must not wait for it.
+      app.addHook('onClose', async () => void nodesOf.set(redis, (nodesOf.get(redis) ?? 1) - 1))
+      await extra.before?.(app)
+    },
+  })
   const node = { ...server, store: replayStore, logs: logs.lines }
   const nodes = (nodesOf.get(redis) ?? 0) + 1
   nodesOf.set(redis, nodes)
