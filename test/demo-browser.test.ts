@@ -1,38 +1,25 @@
-// The demo page in a real Chromium: a run is rendered live, survives reloads in the middle
-// (with events emitted while the page was away) and ends with every event exactly once; its
-// answer is written token by token, visibly, and a reload in the middle of it picks it up.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+// The demo page in a real Chromium, built on fastify-agent-events/client and loaded without a
+// bundler (an import map, the client's modules served from src/client/): a run is rendered live,
+// survives reloads in the middle (with events emitted while the page was away) and ends with every
+// event exactly once, nothing shown before a reload handed out again; its answer is written token
+// by token, visibly, and a reload in the middle of it picks it up; a reset (events gone from the
+// server's buffer, or a new epoch) is shown plainly.
+import { copyFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
-import { chromium, type Page, type Route } from 'playwright-core'
+import type { Page, Route } from 'playwright-core'
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client'
 import type { RecordedAgentEvent } from '../src/index.ts'
 import { SCRIPTS, tokens } from '../examples/demo/agent-run.ts'
 import { startDemo, type RunningDemo } from './demo-loader.ts'
+import { ARTIFACTS, openBrowser, screenshot, skipWithoutChromium } from './browser.ts'
 import { request, waitFor } from './helpers.ts'
 
 // A browser (or `npm run demo` in child processes) on a busy machine can take longer than the
 // suite's default per-file timeout; nothing here is a timed assertion.
 t.setTimeout(240_000)
 
-const CHROMIUM = '/usr/bin/chromium'
-// Headless, and kept off the network: no updates, no sync, no QUIC probes, no first-run pings.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-const ARTIFACTS = new URL('../test-artifacts/', import.meta.url)
 /** `UPDATE_DEMO_PNG=1` copies the screenshot of the answer half-written to the README's image. */
 const DEMO_PNG = new URL('../docs/demo.png', import.meta.url)
-const inCi = process.env.CI !== undefined && process.env.CI !== ''
-const missing = existsSync(CHROMIUM) ? undefined : `no ${CHROMIUM}: install it with \`apt-get install chromium\``
 
 // The page's globals, typed for the few calls made inside `page.evaluate` (no DOM lib here).
 interface PageElement {
@@ -43,6 +30,9 @@ interface PageElement {
 interface PageGlobals {
   sessionStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void }
 }
+
+/** Where the client keeps a workflow's position in the page's sessionStorage. */
+const positionKey = (workflowId: string) => `agent-events:${workflowId}`
 
 interface Deferred<T> {
   promise: Promise<T>
@@ -103,7 +93,6 @@ interface Row {
   type: string
   seqs: number[]
   status: string | undefined
-  replayed: boolean
   text: string
 }
 
@@ -115,7 +104,6 @@ async function rows(page: Page): Promise<Row[]> {
         type: row.dataset['type'] ?? '',
         seqs: (row.dataset['seqs'] ?? '').split(' ').filter(Boolean).map(Number),
         status: row.dataset['status'],
-        replayed: row.classList.contains('replayed'),
         text: row.querySelector('.body')?.textContent ?? '',
       }
     }))
@@ -194,21 +182,6 @@ async function spinnerTurns(page: Page): Promise<boolean> {
   })()`) as Promise<boolean>
 }
 
-async function openBrowser(t: Test): Promise<Page> {
-  const profile = mkdtempSync(join(tmpdir(), 'agent-events-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 960, height: 640 },
-  })
-  t.teardown(async () => {
-    await context.close()
-    rmSync(profile, { recursive: true, force: true })
-  })
-  return context.pages()[0] ?? context.newPage()
-}
-
 /** A socket.io-client of the test itself, as `token`'s user. */
 async function connectAs(t: Test, demo: RunningDemo, token: string): Promise<ClientSocket> {
   const socket = ioClient(demo.url, { path: '/ws', auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true })
@@ -217,11 +190,6 @@ async function connectAs(t: Test, demo: RunningDemo, token: string): Promise<Cli
   })
   await waitFor(socket, 'connect')
   return socket
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(ARTIFACTS, { recursive: true })
-  await page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true })
 }
 
 /** The recorded events of the run, its messages' deltas left out (they are ended). */
@@ -268,8 +236,7 @@ async function assertCompleteTimeline(t: Test, page: Page, demo: RunningDemo, wo
   t.match(await summary(page), { anomalies: '0', lastSeq: String(history.lastSeq) }, 'no duplicate or gap was seen')
 }
 
-t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? missing : false }, async (t) => {
-  if (missing !== undefined) throw new Error(`${missing} (CI is set, so this test may not skip)`)
+t.test('the demo page in Chromium', { skip: skipWithoutChromium }, async (t) => {
   const gates = new StepGates()
   const demo = await startDemo(t, { beforeStep: gates.beforeStep })
   const page = await openBrowser(t)
@@ -301,14 +268,15 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
     // after the last seq it saw with nothing to replay, and the rest of the run arrives live.
     await page.reload()
     await page.waitForSelector('body[data-connection="live"]')
-    t.match(await summary(page), { resumedAfter: String(atFive), replayed: '0', lastSeq: String(atFive) }, 'resumed with afterSeq from sessionStorage')
+    t.match(await summary(page), { resumedAfter: String(atFive), received: '0', lastSeq: String(atFive) }, 'the client resumed after the last seq shown, and handed out nothing again')
+    t.same(shape(await rows(page)), await expectedRowsNow(demo, workflowId), 'the rows came back from storage, each once')
     gates.release(5)
     await gates.reached(10)
     const atTen = (await demo.app.agentEvents.history(workflowId)).lastSeq
     await page.waitForSelector(`#summary[data-last-seq="${atTen}"]`)
     const beforeSecondReload = await rows(page)
     t.same(shape(beforeSecondReload), await expectedRowsNow(demo, workflowId), 'restored and live rows, in order')
-    t.ok(beforeSecondReload.every((row) => !row.replayed), 'nothing was replayed')
+    t.match(await summary(page), { resumedAfter: String(atFive), anomalies: '0' })
 
     // Reload again, and keep the new page from connecting until the run has ended: the rest of
     // the run is emitted while no page is listening, and must come back from the replay buffer.
@@ -330,18 +298,15 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
     await page.waitForSelector('body[data-connection="live"]')
     t.match(
       await summary(page),
-      { resumedAfter: String(atTen), replayed: String(missed.events.length), compacted: String(missed.compacted), lastSeq: String(missed.lastSeq) },
-      'the missed events were replayed, the deltas of their ended messages left out',
+      { resumedAfter: String(atTen), received: String(missed.events.length), lastSeq: String(missed.lastSeq) },
+      'only the missed events were handed out, the deltas of their ended messages left out',
     )
     t.ok((missed.compacted ?? 0) > 0, `the replay left out deltas (${missed.compacted})`)
 
     await assertCompleteTimeline(t, page, demo, workflowId)
     const final = await rows(page)
-    t.same(
-      final.map((row) => row.replayed),
-      [false, false, false, false, false, false, true, true, true],
-      'rows from storage are plain, rows from the replay are marked',
-    )
+    t.same(final.slice(0, beforeSecondReload.length), beforeSecondReload, 'the rows shown before the reload stay as they were, each once')
+    t.equal(await page.isHidden('#reset'), true, 'no reset')
     t.equal(final.at(-1)?.type, 'result', 'the result ends the timeline')
     t.match(final.at(-1)?.text, /Refund r-7730/)
     t.equal(await page.$$eval('#timeline > li.result', (items) => items.length), 1, 'one highlighted result')
@@ -367,17 +332,28 @@ t.test('the demo page in Chromium', { skip: !inCi && missing !== undefined ? mis
     )
     await screenshot(page, 'demo-failure.png')
 
-    // An epoch the server does not know: it replays the whole buffer with truncated: true, and
-    // the page must start over from that replay instead of appending to what it had.
-    await page.evaluate(() =>
-      (globalThis as unknown as PageGlobals).sessionStorage.setItem('agent-demo:epoch', JSON.stringify('stale-epoch')))
+    // An epoch the server does not know (as after a restart of its store): it replays the whole
+    // buffer with truncated: true, the client reports a reset, and the page must start over from
+    // that replay instead of appending to what it had. The position is the client's, in the
+    // page's sessionStorage.
+    const position = await page.evaluate((key) => (globalThis as unknown as PageGlobals).sessionStorage.getItem(key), positionKey(workflowId))
+    const lastShown = Math.max(...shown.flatMap((row) => row.seqs))
+    t.match(JSON.parse(position ?? 'null'), { lastSeq: lastShown, epoch: String }, 'the client stored the last seq shown and the epoch')
+    await page.evaluate(([key, value]) => (globalThis as unknown as PageGlobals).sessionStorage.setItem(key as string, value as string),
+      [positionKey(workflowId), JSON.stringify({ lastSeq: lastShown, epoch: 'stale-epoch' })])
+    await page.reload()
+    await page.waitForSelector('body[data-reset="epoch"]')
+    await page.waitForSelector('body[data-run="failed"]')
+    t.ok(await page.isVisible('#reset'), 'a reset banner is shown')
+    t.match(await page.textContent('#reset'), /History reset.*started over/s, 'and says why')
+    const history = await compactHistory(demo, workflowId)
+    t.match(await summary(page), { resumedAfter: String(lastShown), received: String(history.events.length), anomalies: '0' }, 'the whole buffer was handed out again')
+    await assertCompleteTimeline(t, page, demo, workflowId)
+    await screenshot(page, 'demo-reset-epoch.png')
     await page.reload()
     await page.waitForSelector('body[data-connection="live"]')
-    t.match(await page.textContent('#run-note'), /rebuilt from the replay buffer/, 'the page says so, and it stays said')
-    t.equal(await page.getAttribute('body', 'data-run'), 'failed', 'the replay brought the run to its end again')
-    t.match(await summary(page), { resumedAfter: String(Math.max(...shown.flatMap((row) => row.seqs))) })
-    await assertCompleteTimeline(t, page, demo, workflowId)
-    t.ok((await rows(page)).every((row) => row.replayed), 'every row came from the replay')
+    t.ok(await page.isVisible('#reset'), 'the banner stays after a reload')
+    t.match(await summary(page), { received: '0' }, 'and nothing is handed out again')
   })
 
   await t.test('the REST fallback is scoped to the run\'s owner', async (t) => {
@@ -437,8 +413,7 @@ async function waitForText(page: Page, text: string): Promise<void> {
   )
 }
 
-t.test('the answer is written token by token', { skip: !inCi && missing !== undefined ? missing : false }, async (t) => {
-  if (missing !== undefined) throw new Error(`${missing} (CI is set, so this test may not skip)`)
+t.test('the answer is written token by token', { skip: skipWithoutChromium }, async (t) => {
   const gates = new StepGates()
   const demo = await startDemo(t, { beforeStep: gates.beforeStep, beforeToken: gates.beforeToken })
   const page = await openBrowser(t)
@@ -479,7 +454,7 @@ t.test('the answer is written token by token', { skip: !inCi && missing !== unde
 
   // A reload in the middle of the answer, with the page kept away while more of it is written:
   // the row comes back from sessionStorage, and the tokens it missed come as one merged delta.
-  const afterSeq = await stored<number>(page, 'lastSeq')
+  const afterSeq = Number((await summary(page))['lastSeq'])
   const bundleRequested = deferred<Route>()
   await page.route('**/ws/socket.io.esm.min.js', (route) => bundleRequested.resolve(route))
   const reloading = page.reload()
@@ -502,7 +477,7 @@ t.test('the answer is written token by token', { skip: !inCi && missing !== unde
   await page.waitForSelector('body[data-connection="live"]')
   const afterReload = await messageText(page, messageId)
   t.same(afterReload, { rows: 1, text: written(away), streaming: true }, 'after the reload: the text so far, once, still being written')
-  t.match(await summary(page), { resumedAfter: String(afterSeq), replayed: '1', anomalies: '0' }, 'what it missed came as one delta')
+  t.match(await summary(page), { resumedAfter: String(afterSeq), received: '1', anomalies: '0' }, 'what it missed came as one delta')
   samples.push(afterReload.text)
   await screenshot(page, 'demo-streaming-reloaded.png')
 
@@ -538,8 +513,7 @@ t.test('the answer is written token by token', { skip: !inCi && missing !== unde
   t.same(pageErrors, [], 'no script error on the page')
 })
 
-t.test('a run the server lost in a restart', { skip: !inCi && missing !== undefined ? missing : false }, async (t) => {
-  if (missing !== undefined) throw new Error(`${missing} (CI is set, so this test may not skip)`)
+t.test('a run the server lost in a restart', { skip: skipWithoutChromium }, async (t) => {
   const gates = new StepGates()
   const first = await startDemo(t, { beforeStep: gates.beforeStep })
   const page = await openBrowser(t)
@@ -575,5 +549,62 @@ t.test('a run the server lost in a restart', { skip: !inCi && missing !== undefi
   t.notOk(await spinnerTurns(page), 'no spinner turns any more')
   t.same((await rows(page)).flatMap((row) => row.seqs), held.events.map((event) => event.seq), 'what the page had stays on it')
   t.ok(await page.isEnabled('#run-success'), 'a new run can be started')
+  t.same(pageErrors, [], 'no script error on the page')
+})
+
+t.test('a page away while its run outgrew the replay buffer shows the reset', { skip: skipWithoutChromium }, async (t) => {
+  const gates = new StepGates()
+  // A buffer of 6 events: a run records far more (its deltas included), so a page that misses
+  // more than 6 finds the events after its last seq gone from the server.
+  const demo = await startDemo(t, { beforeStep: gates.beforeStep, replay: { maxEvents: 6 } })
+  const page = await openBrowser(t)
+  const pageErrors: string[] = []
+  page.on('pageerror', (error) => pageErrors.push(error.message))
+
+  // Held before step 2 (two thoughts shown), then before step 12 (the third tool call in progress).
+  gates.hold(2)
+  gates.hold(12)
+  await page.goto(`${demo.url}/?stepMs=20&tokenMs=5`)
+  await page.waitForSelector('body[data-connection="connected"]')
+  await page.click('#run-success')
+  await gates.reached(2)
+  const workflowId = await stored<string>(page, 'workflowId')
+  const atTwo = (await demo.app.agentEvents.history(workflowId)).lastSeq
+  await page.waitForSelector(`#summary[data-last-seq="${atTwo}"]`)
+  t.same(shape(await rows(page)).map((row) => row.type), ['thought', 'thought'])
+
+  // The page reloads and is kept from connecting while ten more steps are recorded.
+  const bundleRequested = deferred<Route>()
+  await page.route('**/ws/socket.io.esm.min.js', (route) => bundleRequested.resolve(route))
+  const reloading = page.reload()
+  const route = await bundleRequested.promise
+  gates.release(2)
+  await gates.reached(12)
+  t.match(await demo.app.agentEvents.history(workflowId, { afterSeq: atTwo }), { truncated: true }, 'the events after the page\'s last seq are no longer all there')
+  await route.continue()
+  await page.unroute('**/ws/socket.io.esm.min.js')
+  await reloading
+
+  await page.waitForSelector('body[data-reset="truncated"]')
+  await page.waitForSelector('body[data-connection="live"]')
+  t.ok(await page.isVisible('#reset'), 'a reset banner is shown')
+  t.match(await page.textContent('#reset'), /History reset.*left the server's replay buffer/s, 'and says why')
+  t.equal(await page.getAttribute('body', 'data-run'), 'running', 'the run goes on')
+  await assertCompleteTimeline(t, page, demo, workflowId)
+  t.notOk((await rows(page)).some((row) => row.seqs.includes(1)), 'what the page showed before is cleared, not kept beside the rest')
+  await screenshot(page, 'demo-reset-truncated.png')
+
+  // The rest arrives live; the small buffer moves on meanwhile, so the page now holds more than it.
+  gates.release(12)
+  await page.waitForSelector('body[data-run="succeeded"]')
+  const seqs = (await rows(page)).flatMap((row) => row.seqs)
+  t.same(seqs, [...seqs].sort((a, b) => a - b), 'every seq once, in order')
+  t.equal(new Set(seqs).size, seqs.length)
+  t.equal(seqs.at(-1), (await demo.app.agentEvents.history(workflowId)).lastSeq, 'up to the result')
+  t.match(await summary(page), { anomalies: '0' })
+  t.ok(await page.isVisible('#reset'), 'the banner stays until a new run')
+  await page.click('#run-failure')
+  await page.waitForSelector('body[data-run="failed"]')
+  t.ok(await page.isHidden('#reset'), 'a new run starts without it')
   t.same(pageErrors, [], 'no script error on the page')
 })

@@ -34,6 +34,12 @@ function runDemo(t: Test, env: Record<string, string>): { child: ChildProcess; o
   return { child, output: () => output }
 }
 
+/** The specifiers of a module's static and dynamic imports and re-exports. */
+function importsOf(code: string): string[] {
+  const specifiers = code.matchAll(/(?:\bimport|\bexport)\s*(?:[^'"();]*?\sfrom\s*)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)
+  return [...specifiers].map((match) => match[1] ?? match[2] ?? '')
+}
+
 async function printedUrl(child: ChildProcess, output: () => string): Promise<string> {
   const exited = once(child, 'exit').then(() => {
     throw new Error(`the demo exited before printing its URL:\n${output()}`)
@@ -56,12 +62,45 @@ t.test('npm run demo starts on PORT=0 and prints its URL', async (t) => {
 
   const page = await fetch(`${url}/`)
   t.equal(page.status, 200)
-  t.match(await page.text(), /<script type="module" src="\/app\.js">/, 'the page is served')
-  const script = await fetch(`${url}/app.js`)
-  t.match(await script.text(), /from '\/ws\/socket\.io\.esm\.min\.js'/, 'the page loads Socket.IO from the plugin\'s path')
+  const html = await page.text()
+  t.match(html, /<script type="module" src="\/app\.js">/, 'the page is served')
+  const importMap = JSON.parse(/<script type="importmap">([^]*?)<\/script>/.exec(html)?.[1] ?? 'null') as { imports: Record<string, string> }
+  t.same(importMap, {
+    imports: { 'fastify-agent-events/client': '/client/index.js', 'socket.io-client': '/ws/socket.io.esm.min.js' },
+  }, 'an import map of two entries: the client, and Socket.IO from the plugin\'s path')
+  const script = await (await fetch(`${url}/app.js`)).text()
+  t.same(importsOf(script), ['fastify-agent-events/client'], 'the page imports the client, and nothing else')
   const bundle = await fetch(`${url}/ws/socket.io.esm.min.js`)
   t.equal(bundle.status, 200, 'Socket.IO serves its browser client on the plugin\'s path')
   await bundle.arrayBuffer()
+
+  // The client's modules, as the browser walks them from /client/index.js: each one served as
+  // JavaScript, the relative imports resolved beside it, no other bare import than socket.io-client.
+  const seen = new Set<string>()
+  const bare = new Set<string>()
+  const walk = async (path: string): Promise<void> => {
+    if (seen.has(path)) return
+    seen.add(path)
+    const response = await fetch(`${url}${path}`)
+    t.equal(response.status, 200, `${path} is served`)
+    t.match(response.headers.get('content-type'), /^text\/javascript/)
+    for (const specifier of importsOf(await response.text())) {
+      if (specifier.startsWith('./') || specifier.startsWith('../')) {
+        t.match(specifier, /\.js$/, `${path} imports ${specifier} by its .js name`)
+        await walk(new globalThis.URL(specifier, `${url}${path}`).pathname)
+      } else {
+        bare.add(specifier)
+      }
+    }
+  }
+  await walk('/client/index.js')
+  t.ok(seen.size > 3, `${seen.size} modules`)
+  t.same([...bare], ['socket.io-client'], 'the client imports nothing else')
+  for (const path of ['/client/nothing.js', '/client/../app.ts', '/client/%2e%2e/index.ts', '/client/index.ts']) {
+    const response = await fetch(`${url}${path}`)
+    t.equal(response.status, 404, `${path} is not served`)
+    await response.arrayBuffer()
+  }
 
   const exited = once(child, 'exit')
   process.kill(-(child.pid as number), 'SIGTERM')

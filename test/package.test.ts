@@ -41,7 +41,7 @@ t.test('the tarball holds dist, README, LICENSE, CHANGELOG and package.json, and
   const paths = packed.files.map((file) => file.path)
   const allowed = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'])
   t.same(paths.filter((path) => !allowed.has(path) && !path.startsWith('dist/')), [], 'no other file')
-  const entries = ['dist/index.js', 'dist/index.d.ts', 'dist/schemas/index.js', 'dist/schemas/index.d.ts', 'dist/client/index.js', 'dist/client/index.d.ts']
+  const entries = ['dist/index.js', 'dist/index.d.ts', 'dist/schemas/index.js', 'dist/schemas/index.d.ts', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/react/index.js', 'dist/react/index.d.ts']
   for (const path of [...allowed, ...entries]) {
     t.ok(paths.includes(path), path)
   }
@@ -69,7 +69,7 @@ t.test('arethetypeswrong passes on the tarball (profile esm-only: an ESM package
   const problems = (report.analysis.problems as { resolutionKind?: string; kind: string; entrypoint?: string }[])
     .filter((problem) => problem.resolutionKind === undefined || !ignored.has(problem.resolutionKind))
   t.same(problems, [], 'no problem for node16 ESM or bundlers')
-  t.same(Object.keys(report.analysis.entrypoints).sort(), ['.', './client', './package.json', './schemas'])
+  t.same(Object.keys(report.analysis.entrypoints).sort(), ['.', './client', './package.json', './react', './schemas'])
 })
 
 async function installIntoApp(): Promise<string> {
@@ -169,9 +169,11 @@ const schemasProbe = (async () => {
   const list = async (target: string) =>
     JSON.parse((await run(process.execPath, ['loaded-packages.mjs', target], { cwd: app, env })).stdout) as string[]
   // What a child loads before importing anything (the test runner's instrumentation), subtracted.
-  const [baseline, schemas, client] = await Promise.all([list('node:os'), list('fastify-agent-events/schemas'), list('fastify-agent-events/client')])
+  const [baseline, schemas, client, react] = await Promise.all(
+    [list('node:os'), list('fastify-agent-events/schemas'), list('fastify-agent-events/client'), list('fastify-agent-events/react')],
+  )
   const own = (loaded: string[]) => loaded.filter((name) => !baseline.includes(name) && name !== manifest.name)
-  return { schemas: own(schemas), client: own(client) }
+  return { schemas: own(schemas), client: own(client), react: own(react) }
 })()
 // Settled here so that a failure is reported by its own test, not as an unhandled rejection.
 for (const pending of [esmRun, cjsRun, clientRun, schemasProbe]) pending.catch(() => {})
@@ -202,7 +204,7 @@ async function peerVerdict(peer: string, installedDir: string): Promise<{ versio
   return { version: entry?.version ?? 'missing', invalid: entry?.invalid === undefined ? [] : [entry.invalid] }
 }
 
-t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7, socket.io-client 4', async (t) => {
+t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7, socket.io-client 4, react 18 and 19', async (t) => {
   const cases = [
     { peer: 'fastify', dir: 'fastify', major: '5' },
     { peer: '@fastify/jwt', dir: '@fastify/jwt', major: '10' },
@@ -212,6 +214,9 @@ t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 
     { peer: 'redis', dir: 'redis-v5', major: '5' },
     { peer: 'ai', dir: 'ai', major: '7' },
     { peer: 'socket.io-client', dir: 'socket.io-client', major: '4' },
+    { peer: 'react', dir: 'react', major: '18' },
+    // React 19 is installed apart from the root (see test/react.test.ts).
+    { peer: 'react', dir: '../test/fixtures/react-19/node_modules/react', major: '19' },
   ]
   for (const { peer, dir, major } of cases) {
     const { version, invalid } = await peerVerdict(peer, dir)
@@ -283,4 +288,8 @@ t.test('the installed client follows a workflow of the installed plugin (ESM, No
   const { stdout, stderr } = await clientRun
   t.same(JSON.parse(stdout), { seen: ['recorded before the client came', 'live'], status: 'offline' })
   t.equal(stderr, '')
+})
+
+t.test('the installed fastify-agent-events/react loads react only (the client comes from the app)', async (t) => {
+  t.same((await schemasProbe).react, ['react'])
 })

@@ -74,6 +74,7 @@ t.test('every export of every entry point appears in the README', async (t) => {
     ...await exportedNames(join(root, 'src', 'index.ts')),
     ...await exportedNames(join(root, 'src', 'schemas', 'index.ts')),
     ...await exportedNames(join(root, 'src', 'client', 'index.ts')),
+    ...await exportedNames(join(root, 'src', 'react', 'index.ts')),
   ]
   t.ok(names.length >= 80, `${names.length} exports`)
   for (const name of new Set(names)) {
@@ -379,6 +380,18 @@ readme.report({ done: shown.get('done'), open: shown.get('open'), deltas: readme
       // The open message's two deltas replayed as one, then one live; the finished one's none.
       deltas: 2,
     }),
+  },
+  'React #1': {
+    prelude: CLIENT_PRELUDE,
+    // Rendered on the server, where the hook follows nothing (test/react.test.ts renders it in
+    // Chromium, on React 18 and 19, against a real server).
+    epilogue: `
+import { renderToString } from 'react-dom/server'
+const readmeHtml = renderToString(h(Run, { workflowId }))
+client.close()
+await readmeServer.close()
+readme.report({ html: readmeHtml, status: client.status })`,
+    expect: () => ({ html: '<ol></ol>', status: 'offline' }),
   },
   'Following a workflow by hand #1': {
     prelude: `${CLIENT_PRELUDE}

@@ -9,9 +9,10 @@ import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Type from 'typebox'
-import agentEvents from 'fastify-agent-events'
+import agentEvents, { type AgentEventsOptions } from 'fastify-agent-events'
 import * as schemas from 'fastify-agent-events/schemas'
 import { AgentDeltaEvent, AgentErrorEvent, AgentResultEvent, AgentThoughtEvent, AgentToolCallEvent, WorkflowId } from 'fastify-agent-events/schemas'
+import { serveClientModules } from './client-modules.ts'
 import { DEFAULT_STEP_MS, DEFAULT_TOKEN_MS, SCENARIOS, playRun, type RunOptions, type Scenario } from './agent-run.ts'
 
 export const SOCKET_PATH = '/ws'
@@ -27,6 +28,8 @@ export interface DemoOptions {
   beforeStep?: RunOptions['beforeStep']
   /** Awaited before each token of a streamed thought or result (tests hold a message half-written). */
   beforeToken?: RunOptions['beforeToken']
+  /** The plugin's `replay` option (tests make the buffer small, so that a page away too long is told of a reset). */
+  replay?: AgentEventsOptions['replay']
 }
 
 const LoginBody = Type.Object(
@@ -111,8 +114,11 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     path: SOCKET_PATH,
     // The user who started a run is the only one who may follow it.
     authorize: ({ userId, workflowId }) => owners.get(workflowId) === userId,
+    ...(options.replay === undefined ? {} : { replay: options.replay }),
   })
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('./public/', import.meta.url)) })
+  // The page imports `fastify-agent-events/client` from here, through its import map.
+  serveClientModules(app)
 
   const authenticate = async (req: FastifyRequest): Promise<void> => {
     await req.jwtVerify()

@@ -1,14 +1,21 @@
-// The demo page: plain ES module, no build step. Socket.IO's browser client comes from the
-// plugin's own path, where Socket.IO serves it.
-import { io } from '/ws/socket.io.esm.min.js'
+// The demo page: plain ES modules, no build step. `fastify-agent-events/client` does the
+// protocol (resubscribing after any reconnect with the last seq and epoch, dropping duplicates,
+// resuming after a reload from sessionStorage, refreshing the token); this page only renders what
+// it hands out. The import map in index.html resolves `fastify-agent-events/client` to the
+// client's modules that the demo server serves, and `socket.io-client` to the browser build that
+// Socket.IO serves on the plugin's path.
+import { createAgentEventsClient } from 'fastify-agent-events/client'
 
 const SOCKET_PATH = '/ws'
-const AGENT_EVENTS = ['agent:thought', 'agent:tool_call', 'agent:result', 'agent:error', 'agent:delta']
-/** Renew the token this long before it expires. */
+/** Renew the token this long before it expires (the client asks for one 30 s before). */
 const TOKEN_MARGIN_MS = 60_000
 /** A run is short; this only bounds what one tab keeps in sessionStorage. */
 const MAX_STORED_EVENTS = 1000
 const STATUS_LABELS = { pending: 'pending', in_progress: 'in progress', completed: 'completed', failed: 'failed' }
+const RESET_NOTES = {
+  truncated: 'Some of this run\'s events had already left the server\'s replay buffer while this page was away: the timeline was cleared and rebuilt from what the server still holds.',
+  epoch: 'The server\'s replay buffer started over (a new epoch): the run\'s earlier events are gone. The timeline was cleared and shows what the server has now.',
+}
 
 const $ = (id) => document.getElementById(id)
 const elements = {
@@ -18,6 +25,8 @@ const elements = {
   runFailure: $('run-failure'),
   runState: $('run-state'),
   runNote: $('run-note'),
+  reset: $('reset'),
+  resetText: $('reset-text'),
   workflow: $('workflow'),
   timeline: $('timeline'),
   empty: $('empty'),
@@ -26,7 +35,9 @@ const elements = {
   notice: $('notice'),
 }
 
-// ---- state kept across reloads (sessionStorage is per tab, so two tabs follow two runs) ----
+// ---- what the page keeps across reloads (sessionStorage is per tab, so two tabs follow two runs).
+// The client keeps its own position (lastSeq, epoch) per workflow in the same storage, written in
+// the same tick as the page's rows: after a reload both agree.
 
 const storage = {
   read(key, fallback) {
@@ -48,24 +59,19 @@ const state = {
   token: storage.read('token', undefined),
   tokenExpiresAt: storage.read('tokenExpiresAt', 0),
   workflowId: storage.read('workflowId', undefined),
-  lastSeq: storage.read('lastSeq', 0),
-  epoch: storage.read('epoch', undefined),
   /** What the page shows, in row order; a message being written is kept as one merged delta. */
   events: storage.read('events', []),
-  /** Duplicates, reorderings or gaps seen on the wire: the plugin promises there are none. */
+  /** Events handed out with a seq not above the last one: the client promises there are none. */
   anomalies: storage.read('anomalies', 0),
-  /** Events that arrive between `agent:subscribe` and its ack are the replay. */
-  subscribing: false,
-  replay: [],
-  /** Only the latest `agent:subscribe` counts; an older one answering late is ignored. */
-  attempt: 0,
-  resumedAfter: undefined,
-  replayed: 0,
-  compacted: 0,
-  /** The server no longer has the run: the page stops showing it as running. */
-  lost: false,
+  /** The server no longer has the run (it refused the subscription): the page stops following it. */
+  lost: storage.read('lost', false),
   /** What the page must keep saying about the run (not a passing notice). */
-  runNote: undefined,
+  runNote: storage.read('runNote', undefined),
+  /** The last reset the client reported for this run ('truncated' or 'epoch'). */
+  reset: storage.read('reset', undefined),
+  /** Where this page load resumed (the client's stored lastSeq), and what it got since. */
+  resumedAfter: undefined,
+  received: 0,
 }
 
 function persist() {
@@ -73,10 +79,11 @@ function persist() {
   storage.write('token', state.token)
   storage.write('tokenExpiresAt', state.tokenExpiresAt)
   storage.write('workflowId', state.workflowId)
-  storage.write('lastSeq', state.lastSeq)
-  storage.write('epoch', state.epoch)
   storage.write('events', state.events.slice(-MAX_STORED_EVENTS))
   storage.write('anomalies', state.anomalies)
+  storage.write('lost', state.lost)
+  storage.write('runNote', state.runNote)
+  storage.write('reset', state.reset)
 }
 
 // ---- login: the demo issues short-lived tokens to any name ----
@@ -107,146 +114,72 @@ function forgetToken() {
   persist()
 }
 
-// ---- the socket ----
+// ---- the client ----
 
-const socket = io({
+const client = createAgentEventsClient(location.origin, {
   path: SOCKET_PATH,
-  autoConnect: false,
-  // Called on every (re)connection, so a reconnect after expiry brings a fresh token.
-  auth: (callback) => {
-    ensureToken().then((token) => callback({ token }), (error) => {
-      notice(error.message)
-      callback({})
-    })
-  },
+  // Asked at every connect, reconnect and refresh: a token close to its end is replaced first.
+  token: () => ensureToken().catch((error) => {
+    notice(error.message)
+    throw error
+  }),
+})
+client.on('status', () => showConnection())
+client.on('error', (error) => {
+  // A refused handshake or refresh: the client tries again, and asks for a token again.
+  if (error.code === 'AUTH_EXPIRED' || error.code === 'AUTH_INVALID' || error.code === 'AUTH_INVALID_PAYLOAD') forgetToken()
+  notice(`connection refused: ${error.code}`)
 })
 
-socket.on('connect', () => {
-  setConnection('connected')
-  if (state.workflowId && !state.lost) void subscribe()
-})
+/** The run the page follows, if any. */
+let run
 
-socket.on('disconnect', (reason) => {
-  state.subscribing = false
-  setConnection(socket.active ? 'reconnecting' : 'offline')
-  // The server let us go (shutdown, expired token): Socket.IO leaves reconnecting to us.
-  if (reason === 'io server disconnect') retryConnect(1000)
-})
-
-socket.on('connect_error', (error) => {
-  const code = error.data?.code
-  if (code === 'AUTH_EXPIRED' || code === 'AUTH_INVALID' || code === 'AUTH_INVALID_PAYLOAD') forgetToken()
-  notice(code ? `connection refused: ${code}` : `cannot reach the server (${error.message})`)
-  setConnection('reconnecting')
-  // A refusal by the server's middleware is not retried by Socket.IO itself.
-  if (!socket.active) retryConnect(error.data?.retryAfterMs ?? 2000)
-})
-
-socket.io.on('reconnect_attempt', (attempt) => setConnection('reconnecting', `reconnecting (${attempt})`))
-socket.on('auth:expired', () => {
-  forgetToken()
-  notice('token expired: signing in again')
-})
-socket.on('server:shutdown', () => notice('the server is restarting; reconnecting…'))
-for (const name of AGENT_EVENTS) socket.on(name, onAgentEvent)
-
-let retryTimer
-function retryConnect(delayMs) {
-  clearTimeout(retryTimer)
-  retryTimer = setTimeout(() => { if (!socket.connected) socket.connect() }, delayMs)
-}
-
-async function subscribe() {
-  const workflowId = state.workflowId
-  const attempt = ++state.attempt
-  const current = () => attempt === state.attempt && state.workflowId === workflowId
-  // compact: the deltas of a message that has ended are left out, those of a message still being
-  // written come as one delta with its text so far.
-  const request = { workflowId, afterSeq: state.lastSeq, compact: true }
-  if (state.epoch) request.epoch = state.epoch
-  state.subscribing = true
-  state.replay = []
-  setConnection('replaying')
-  let ack
-  try {
-    ack = await socket.timeout(10_000).emitWithAck('agent:subscribe', request)
-  } catch {
-    if (socket.connected && current()) {
-      notice('no answer to agent:subscribe; retrying')
-      setTimeout(() => { if (socket.connected && current()) void subscribe() }, 1000)
-    }
-    return
-  }
-  if (!current()) return
-  state.subscribing = false
-  const replay = state.replay
-  state.replay = []
-  // Every ack says whether the server still has the run. A run it does not have is over for this
-  // page, whatever its last event was: it stops being shown as running, and the page says why.
-  if (!ack.ok) {
-    setConnection('connected')
-    // The demo server keeps runs (and who started them) in memory: after a restart it answers FORBIDDEN.
-    if (ack.error.code === 'FORBIDDEN') return runLost('the server no longer has this run (it restarted, or the run is not yours): start a new run')
-    notice(`cannot follow this run: ${ack.error.code}`)
-    if (ack.error.code === 'RATE_LIMITED') setTimeout(() => { if (current()) void subscribe() }, ack.error.retryAfterMs ?? 1000)
-    return
-  }
-  if (ack.truncated && ack.lastSeq === 0 && state.events.length > 0) {
-    // A new epoch with nothing recorded: the server's buffer restarted empty and the run is gone.
-    state.epoch = ack.epoch
-    socket.emit('agent:unsubscribe', { workflowId }, () => {})
-    setConnection('connected')
-    return runLost('the server no longer has this run (its replay buffer restarted empty): start a new run')
-  }
-  if (ack.truncated) {
-    // What we have may not line up with the server any more (events left the buffer, or the
-    // buffer restarted with a new epoch): start over from what the replay brought.
-    resetTimeline()
-    state.runNote = ack.epoch !== state.epoch && state.epoch !== undefined
-      ? 'the server\'s replay buffer restarted (a new epoch): the timeline was rebuilt from the replay buffer'
-      : 'some events had left the server\'s buffer: the timeline was rebuilt from the replay buffer'
-    notice('the timeline was rebuilt from the replay buffer')
-  }
-  state.epoch = ack.epoch
-  for (const event of replay) apply(event, true)
-  state.resumedAfter = request.afterSeq
-  state.replayed = ack.replayed
-  state.compacted = ack.compacted ?? 0
-  persist()
-  setConnection('live')
+function follow(workflowId) {
+  run?.close()
+  run = client.follow(workflowId, { onEvent, onReset, onError })
+  // The client resumes from what it stored for this workflow: after a reload, the last seq shown.
+  state.resumedAfter = run.lastSeq
+  state.received = 0
+  showConnection()
   showSummary()
 }
 
-function runLost(reason) {
-  state.lost = true
-  state.runNote = reason
+function onEvent(event) {
+  const last = state.events.reduce((highest, kept) => Math.max(highest, kept.seq ?? 0), 0)
+  if (event.seq !== undefined && event.seq <= last) state.anomalies += 1
+  state.received += 1
+  keep(event)
   persist()
+  render(event)
+  showConnection()
+  showSummary()
+}
+
+/** The server no longer has the history after what the page shows: start over from what it has. */
+function onReset({ reason }) {
+  state.reset = reason
+  state.runNote = undefined
+  state.events = []
+  elements.timeline.replaceChildren()
+  persist()
+  notice('the timeline was rebuilt from the server\'s replay buffer')
+  showRunState()
+  showSummary()
+}
+
+/** The subscription was refused for good: the client does not try again, nor does the page. */
+function onError(error) {
+  state.lost = true
+  // The demo server keeps runs (and who started them) in memory: after a restart it answers FORBIDDEN.
+  state.runNote = error.code === 'FORBIDDEN'
+    ? 'the server no longer has this run (it restarted, or the run is not yours): start a new run'
+    : `this run cannot be followed (${error.code}): start a new run`
+  persist()
+  showConnection()
   showRunState()
 }
 
-function onAgentEvent(event) {
-  if (event.workflowId !== state.workflowId) return
-  if (state.subscribing) state.replay.push(event)
-  else apply(event, false)
-}
-
 // ---- the timeline ----
-
-function apply(event, replayed) {
-  if (event.seq <= state.lastSeq) {
-    state.anomalies += 1
-    showSummary()
-    return
-  }
-  // Live events follow each other; a compacted replay skips the seqs of the deltas it merged or
-  // left out, so `lastSeq` is the highest seq seen, not a count.
-  if (!replayed && state.lastSeq > 0 && event.seq !== state.lastSeq + 1) state.anomalies += 1
-  state.lastSeq = event.seq
-  keep(event)
-  persist()
-  render(event, replayed)
-  showSummary()
-}
 
 /**
  * Keep `event` in `state.events`: the deltas of one message as a single delta with all their text,
@@ -262,20 +195,12 @@ function keep(event) {
   else state.events[index] = event
 }
 
-function resetTimeline() {
-  state.lastSeq = 0
-  state.events = []
-  elements.timeline.replaceChildren()
-  showRunState()
-  showSummary()
-}
-
 /** The row of a message written in deltas, if the page has one. */
 function messageRow(messageId) {
   return messageId === undefined ? null : elements.timeline.querySelector(`li[data-message="${CSS.escape(messageId)}"]`)
 }
 
-function render(event, replayed) {
+function render(event) {
   let row
   const streamed = messageRow(event.data.messageId)
   if (event.type === 'delta') {
@@ -340,7 +265,6 @@ function render(event, replayed) {
       ...(event.data.details === undefined ? [] : [element('pre', 'details', JSON.stringify(event.data.details))]),
     )
   }
-  row.classList.toggle('replayed', replayed)
   row.querySelector('.time').textContent = new Date(event.timestamp).toLocaleTimeString()
   showRunState()
 }
@@ -361,7 +285,7 @@ function finalRow(streamed, event, label) {
 /** A new row at the end of the timeline; `seq` labels it, where one event makes it. */
 function newRow(type, label, seq) {
   const row = element('li', `row ${type}`,
-    element('div', 'meta', element('span', 'seq'), element('span', 'kind', label), element('span', 'time'), element('span', 'badge', 'replayed')),
+    element('div', 'meta', element('span', 'seq'), element('span', 'kind', label), element('span', 'time')),
     element('div', 'body'),
   )
   row.dataset.type = type
@@ -380,10 +304,27 @@ function element(tag, className, ...children) {
 
 // ---- status displays ----
 
-function setConnection(value, label = value) {
-  document.body.dataset.connection = value
-  elements.connection.dataset.state = value
+/**
+ * The header's pill: the connection, and once connected, whether the run's subscription is
+ * answered. The client reports its connection, but not the moment a subscription turns live
+ * without an event (a resume with nothing missed): while it is subscribing, it is looked at again
+ * on a short timer.
+ */
+let subscribingTimer
+function showConnection() {
+  const status = client.status === 'online'
+    ? (run?.status === 'subscribing' ? 'subscribing' : run?.status === 'live' ? 'live' : 'connected')
+    : client.status
+  const label = { online: 'connected', offline: 'reconnecting…' }[status] ?? status
+  document.body.dataset.connection = status
+  elements.connection.dataset.state = status
   elements.connection.textContent = label
+  if (status === 'subscribing') subscribingTimer ??= setInterval(showConnection, 100)
+  else if (subscribingTimer !== undefined) {
+    clearInterval(subscribingTimer)
+    subscribingTimer = undefined
+    showSummary()
+  }
 }
 
 function showUser() {
@@ -394,36 +335,42 @@ function showUser() {
 function showRunState() {
   const last = state.events.at(-1)
   const ended = last?.type === 'result' ? 'succeeded' : last?.type === 'error' ? 'failed' : undefined
-  const run = !state.workflowId ? 'idle' : ended ?? (state.lost ? 'interrupted' : 'running')
-  document.body.dataset.run = run
+  // A reset after which the server had nothing left: the run is gone, not running.
+  const gone = state.lost || (state.reset !== undefined && state.events.length === 0)
+  const runState = !state.workflowId ? 'idle' : ended ?? (gone ? 'interrupted' : 'running')
+  document.body.dataset.run = runState
   elements.runState.textContent = {
     idle: 'no run yet',
     running: 'running…',
     succeeded: 'finished with a result',
     failed: 'ended with an error',
     interrupted: 'interrupted',
-  }[run]
-  elements.runState.dataset.run = run
+  }[runState]
+  elements.runState.dataset.run = runState
   elements.runNote.textContent = state.runNote ?? ''
   elements.runNote.hidden = state.runNote === undefined
+  // A reset stays said until a new run starts: a notice that fades would be missed.
+  if (state.reset === undefined) delete document.body.dataset.reset
+  else document.body.dataset.reset = state.reset
+  elements.reset.hidden = state.reset === undefined
+  elements.resetText.textContent = state.reset === undefined ? '' : RESET_NOTES[state.reset] ?? state.reset
   elements.workflow.textContent = state.workflowId ?? ''
-  elements.empty.hidden = state.events.length > 0 || run !== 'idle'
+  elements.empty.hidden = state.events.length > 0 || runState !== 'idle'
 }
 
 function showSummary() {
   const { summary } = elements
-  summary.dataset.lastSeq = String(state.lastSeq)
+  const lastSeq = run?.lastSeq ?? 0
+  summary.dataset.lastSeq = String(lastSeq)
   summary.dataset.events = String(state.events.length)
   summary.dataset.anomalies = String(state.anomalies)
-  if (state.resumedAfter !== undefined) {
-    summary.dataset.resumedAfter = String(state.resumedAfter)
-    summary.dataset.replayed = String(state.replayed)
-    summary.dataset.compacted = String(state.compacted)
-  }
-  const parts = [`lastSeq ${state.lastSeq}`, `${state.events.length} events`]
-  if (state.epoch) parts.push(`epoch ${state.epoch}`)
-  if (state.resumedAfter) parts.push(`resumed after #${state.resumedAfter}, ${state.replayed} replayed (${state.compacted} compacted)`)
-  parts.push(state.anomalies === 0 ? 'no duplicates or gaps' : `${state.anomalies} duplicates or gaps`)
+  summary.dataset.received = String(state.received)
+  if (state.resumedAfter === undefined) delete summary.dataset.resumedAfter
+  else summary.dataset.resumedAfter = String(state.resumedAfter)
+  const parts = [`lastSeq ${lastSeq}`, `${state.events.length} events`]
+  if (run?.epoch) parts.push(`epoch ${run.epoch}`)
+  if (state.resumedAfter) parts.push(`resumed after #${state.resumedAfter}, ${state.received} received since`)
+  parts.push(state.anomalies === 0 ? 'no duplicates' : `${state.anomalies} duplicates`)
   elements.summaryText.textContent = parts.join(' · ')
 }
 
@@ -455,20 +402,16 @@ async function startRun(scenario) {
     if (response.status === 401) forgetToken()
     if (!response.ok) throw new Error(`could not start a run (${response.status})`)
     const { workflowId } = await response.json()
-    if (state.workflowId && socket.connected) socket.emit('agent:unsubscribe', { workflowId: state.workflowId }, () => {})
     state.workflowId = workflowId
-    state.epoch = undefined
+    state.events = []
     state.anomalies = 0
     state.lost = false
     state.runNote = undefined
-    state.resumedAfter = undefined
-    delete elements.summary.dataset.resumedAfter
-    delete elements.summary.dataset.replayed
-    delete elements.summary.dataset.compacted
-    resetTimeline()
+    state.reset = undefined
+    elements.timeline.replaceChildren()
     persist()
-    if (socket.connected) await subscribe()
-    else socket.connect()
+    showRunState()
+    follow(workflowId)
   } catch (error) {
     notice(error.message)
   } finally {
@@ -479,14 +422,14 @@ async function startRun(scenario) {
 elements.runSuccess.addEventListener('click', () => void startRun('success'))
 elements.runFailure.addEventListener('click', () => void startRun('failure'))
 
-// ---- start: what this tab had before a reload, then the socket ----
+// ---- start: what this tab had before a reload, then the run it was following ----
 
-for (const event of state.events) render(event, false)
+for (const event of state.events) render(event)
 showUser()
 showRunState()
+if (state.workflowId && !state.lost) follow(state.workflowId)
+showConnection()
 showSummary()
-setConnection('connecting')
-socket.connect()
 
 fetch('/asyncapi.json', { method: 'HEAD' }).then((response) => {
   if (response.ok) document.querySelector('.links').append(' · ', Object.assign(document.createElement('a'), { href: '/asyncapi.json', textContent: 'Socket.IO protocol (AsyncAPI)' }))
