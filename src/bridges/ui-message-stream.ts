@@ -59,7 +59,7 @@ export function isTerminalEvent(event: Pick<RecordedAgentEvent, 'type' | 'data'>
  *   `reasoning-start` / `-delta` / `-end` with id `thought-<seq>`; a whole result, `text-<seq>`.
  * - `agent:tool_call`: the first update of a call sends `tool-input-available` (`dynamic: true`:
  *   the client does not know the agent's tools), again once when a later update brings the input
- *   first; `completed` sends `tool-output-available` (`output`, else `message`, else null);
+ *   first (`{}` until then); `completed` sends `tool-output-available` (`output`, else `message`, else null);
  *   `in_progress` with an `output` sends it as `preliminary`; `failed` sends `tool-output-error`
  *   (`message`).
  * - Steps: one step is one model turn, as the AI SDK's agents make them. A step starts before the
@@ -205,7 +205,8 @@ export class UiMessageStreamProtocol {
     }
     const hasInput = data.input !== undefined
     if (opened || (hasInput && !this.#inputSent.has(call) && data.status !== 'completed' && data.status !== 'failed')) {
-      chunks.push({ type: 'tool-input-available', toolCallId, toolName: call.toolName, input: data.input, dynamic: true })
+      // `input` must be there: a call whose arguments are not known (yet) shows none.
+      chunks.push({ type: 'tool-input-available', toolCallId, toolName: call.toolName, input: data.input ?? {}, dynamic: true })
       if (hasInput) this.#inputSent.add(call)
     }
     switch (data.status) {

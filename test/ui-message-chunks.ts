@@ -1,0 +1,59 @@
+// Reading a UI message stream the way the AI SDK does: its SSE parser (`parseJsonEventStream`
+// with `uiMessageChunkSchema`, what `DefaultChatTransport` runs on a response body), then
+// `readUIMessageStream`, which rebuilds the assistant message as `useChat` shows it.
+import { parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai'
+import type { UiMessageStreamMetadata } from '../src/bridges/ui-message-stream.ts'
+
+export type AgentUIMessage = UIMessage<UiMessageStreamMetadata>
+
+/** SSE text → chunks, through the AI SDK's own parser; a chunk that fails its schema throws. */
+export function parseUiMessageSse(body: ReadableStream<Uint8Array>): ReadableStream<UIMessageChunk> {
+  return parseJsonEventStream({ stream: body, schema: uiMessageChunkSchema }).pipeThrough(
+    new TransformStream({
+      transform(result, controller) {
+        if (!result.success) throw result.error
+        controller.enqueue(result.value)
+      },
+    }),
+  )
+}
+
+/** A body made of SSE text, as a response would bring it. */
+export function sseBody(text: string): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(text))
+      controller.close()
+    },
+  })
+}
+
+export interface ReadMessage {
+  /** The message once the stream ended (undefined when no chunk changed it). */
+  message: AgentUIMessage | undefined
+  /** The errors the stream reported (`error` chunks, and chunks the message could not take). */
+  errors: Error[]
+}
+
+/** The message that `readUIMessageStream` rebuilds from `chunks`, continuing `message` where given. */
+export async function readMessage(chunks: ReadableStream<UIMessageChunk>, message?: AgentUIMessage): Promise<ReadMessage> {
+  const errors: Error[] = []
+  let last: AgentUIMessage | undefined
+  const stream = readUIMessageStream<AgentUIMessage>({
+    stream: chunks,
+    ...(message === undefined ? {} : { message }),
+    onError: (error) => errors.push(error as Error),
+  })
+  for await (const snapshot of stream) last = snapshot
+  return { message: last === undefined ? undefined : plain(last), errors }
+}
+
+/** Without keys whose value is undefined, so that two messages compare by what they hold. */
+export function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T
+}
+
+/** The text of every part of a kind, in order. */
+export function texts(message: AgentUIMessage | undefined, type: 'reasoning' | 'text'): string[] {
+  return (message?.parts ?? []).flatMap((part) => (part.type === type ? [part.text] : []))
+}

@@ -1,0 +1,158 @@
+// The UI message stream's state machine on recorded runs of a real plugin, read back with the AI
+// SDK's own SSE parser and `readUIMessageStream`: the message it rebuilds, and a stream cut after
+// any event and resumed from there (plain or compact replay) rebuilding the same message.
+import t from 'tap'
+import { SCRIPTS, playRun, type Scenario } from '../examples/demo/agent-run.ts'
+import { encodeUiMessageSse, UI_MESSAGE_STREAM_DONE } from '../src/bridges/ui-message-sse.ts'
+import { UiMessageStreamProtocol, type UiMessageStreamChunk } from '../src/bridges/ui-message-stream.ts'
+import type { RecordedAgentEvent } from '../src/schemas/index.ts'
+import { startServer, type TestServer } from './helpers.ts'
+import { parseUiMessageSse, plain, readMessage, sseBody, texts, type AgentUIMessage } from './ui-message-chunks.ts'
+
+const WORKFLOW = 'wf-ui-1'
+
+async function recordedRun(t: Parameters<typeof startServer>[0], scenario: Scenario): Promise<{ server: TestServer; events: RecordedAgentEvent[] }> {
+  // One delta per write: as many places to cut the stream as possible.
+  const server = await startServer(t, { streaming: { windowMs: 0 } })
+  await playRun(server.app.agentEvents, WORKFLOW, { scenario, stepMs: 0, tokenMs: 0, signal: new AbortController().signal })
+  const { events } = await server.app.agentEvents.history(WORKFLOW, { limit: 1000 })
+  return { server, events }
+}
+
+/** The SSE text of a whole stream, or of its part after `afterSeq` (the events up to it fed, their output dropped). */
+function streamText(events: readonly RecordedAgentEvent[], afterSeq = 0, resumed: readonly RecordedAgentEvent[] = events.filter((event) => event.seq > afterSeq)): string {
+  const protocol = new UiMessageStreamProtocol({ messageId: WORKFLOW })
+  for (const event of events) if (event.seq <= afterSeq) protocol.next(event)
+  const messages = [encodeUiMessageSse(protocol.opening())]
+  for (const event of resumed) messages.push(encodeUiMessageSse(protocol.next(event), event.seq))
+  const terminal = events.at(-1) as RecordedAgentEvent
+  messages.push(encodeUiMessageSse(protocol.closing(terminal)), UI_MESSAGE_STREAM_DONE)
+  return messages.join('')
+}
+
+/** What a client has read when the stream is cut right after the messages of `seq` `cutAt`. */
+function cutText(events: readonly RecordedAgentEvent[], cutAt: number): string {
+  const protocol = new UiMessageStreamProtocol({ messageId: WORKFLOW })
+  const messages = [encodeUiMessageSse(protocol.opening())]
+  for (const event of events) if (event.seq <= cutAt) messages.push(encodeUiMessageSse(protocol.next(event), event.seq))
+  return messages.join('')
+}
+
+const read = (text: string, message?: AgentUIMessage) => readMessage(parseUiMessageSse(sseBody(text)), message)
+
+t.test('a successful run rebuilds one assistant message: its thoughts, three tool calls, the answer, how it finished', async (t) => {
+  const { events } = await recordedRun(t, 'success')
+  const { message, errors } = await read(streamText(events))
+  t.same(errors, [])
+  const script = SCRIPTS.success
+  t.equal(message?.id, WORKFLOW, 'the message id is the workflow id')
+  t.equal(message?.role, 'assistant')
+  t.same(texts(message, 'reasoning'), script.flatMap((step) => (step.type === 'thought' ? [step.content] : [])))
+  const answer = script.find((step) => step.type === 'result')
+  t.same(texts(message, 'text'), [answer?.type === 'result' ? answer.data.content : ''])
+  const calls = message?.parts.filter((part) => part.type === 'dynamic-tool') ?? []
+  t.same(calls, [
+    { type: 'dynamic-tool', toolName: 'search_orders', toolCallId: 'call-1', state: 'output-available', input: { customer: 'c-2291' }, output: { orders: 3, latest: { id: 4812, delivered: '2 days ago' } } },
+    { type: 'dynamic-tool', toolName: 'read_policy', toolCallId: 'call-2', state: 'output-available', input: { document: 'Returns and refunds', section: 3 }, output: { refund: 'full', withinDays: 30 } },
+    { type: 'dynamic-tool', toolName: 'issue_refund', toolCallId: 'call-3', state: 'output-available', input: { order: 4812, amount: 89.9, currency: 'EUR' }, output: { refund: 'r-7730' } },
+  ], 'each call by its tool_call_id, with its input and output')
+  t.same(message?.parts.map((part) => part.type), [
+    'step-start', 'reasoning', 'reasoning', 'dynamic-tool',
+    'step-start', 'reasoning', 'dynamic-tool',
+    'step-start', 'reasoning', 'dynamic-tool',
+    'step-start', 'reasoning', 'text',
+  ], 'a new step after each step whose calls have ended, as an agent loop makes them')
+  t.ok(message?.parts.every((part) => !('state' in part) || part.state === 'done' || part.state === 'output-available'), 'every part ended')
+  t.same(message?.metadata, { result: { status: 'success', content_type: 'text/plain' } }, 'the result data, its text aside, as metadata')
+})
+
+t.test('a failing run: the failed calls as output errors, then one error, the error data as metadata', async (t) => {
+  const { events } = await recordedRun(t, 'failure')
+  const { message, errors } = await read(streamText(events))
+  const failure = SCRIPTS.failure.at(-1)
+  t.same(errors.map((error) => error.message), [failure?.type === 'error' ? failure.data.message : ''], 'exactly one error chunk, with the error message')
+  const calls = message?.parts.flatMap((part) => (part.type === 'dynamic-tool' ? [[part.toolCallId, part.state, part.errorText]] : [])) ?? []
+  t.same(calls, [
+    ['call-1', 'output-available', undefined],
+    ['call-2', 'output-error', 'billing did not answer within 5 s'],
+    ['call-3', 'output-error', 'billing did not answer within 5 s'],
+  ])
+  t.same(message?.metadata, { error: failure?.type === 'error' ? failure.data : {} })
+  const chunks = await chunksOf(streamText(events))
+  t.same(chunks.slice(-3).map((chunk) => chunk.type), ['error', 'finish-step', 'finish'])
+  t.match(chunks.at(-1), { type: 'finish', finishReason: 'error' })
+})
+
+async function chunksOf(text: string): Promise<UiMessageStreamChunk[]> {
+  const chunks: UiMessageStreamChunk[] = []
+  for await (const chunk of parseUiMessageSse(sseBody(text))) chunks.push(chunk as UiMessageStreamChunk)
+  return chunks
+}
+
+for (const scenario of ['success', 'failure'] as const) {
+  t.test(`${scenario}: cut after any event and resumed after it, plain or compact, the stream rebuilds the same message`, async (t) => {
+    const { server, events } = await recordedRun(t, scenario)
+    const whole = await read(streamText(events))
+    const last = (events.at(-1) as RecordedAgentEvent).seq
+    let checked = 0
+    for (let cutAt = 0; cutAt < last; cutAt++) {
+      for (const compact of [false, true]) {
+        const { events: rest } = await server.app.agentEvents.history(WORKFLOW, { afterSeq: cutAt, limit: 1000, compact })
+        // The client goes on with the state it had when the stream was cut (as useChat does with
+        // `resumeStreamIsReplay: false`): one reader of what came before the cut, then the resumed stream.
+        const resumed = await read(cutText(events, cutAt) + streamText(events, cutAt, rest))
+        t.same(resumed.message, whole.message, `cut after ${cutAt}${compact ? ', compact replay' : ''}`)
+        t.same(resumed.errors, whole.errors, 'errors neither lost nor repeated, no chunk refused')
+        checked++
+      }
+    }
+    t.ok(checked > 40, `${checked} cuts checked`)
+  })
+}
+
+t.test('calls without tool_call_id are told apart by tool name and order; whole thoughts and results are parts too', async (t) => {
+  const server = await startServer(t)
+  const { agentEvents } = server.app
+  await agentEvents.emitThought(WORKFLOW, 'Two lookups at once.')
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'lookup', status: 'pending', input: { q: 'a' } })
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'lookup', status: 'pending', input: { q: 'b' } })
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'lookup', status: 'in_progress', output: { partial: true } })
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'lookup', status: 'completed', output: 'A' })
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'lookup', status: 'failed' })
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'lookup', status: 'completed', message: 'C, from its message' })
+  await agentEvents.emitResult(WORKFLOW, { status: 'success', content_type: 'application/json', content: { answer: 42 } })
+  const { events } = await agentEvents.history(WORKFLOW, { limit: 100 })
+  const { message, errors } = await read(streamText(events))
+  t.same(errors, [])
+  t.same(message?.parts.map((part) => part.type === 'dynamic-tool' ? [part.toolCallId, part.state, part.input, part.output ?? part.errorText] : [part.type]), [
+    ['step-start'],
+    ['reasoning'],
+    ['call-2', 'output-available', { q: 'a' }, 'A'],
+    ['call-3', 'output-error', { q: 'b' }, 'The tool call failed'],
+    ['step-start'],
+    ['call-7', 'output-available', {}, 'C, from its message'],
+  ], 'the oldest open call of a name takes the update; a completion without output shows its message')
+  t.same(texts(message, 'reasoning'), ['Two lookups at once.'])
+  t.same(message?.metadata, { result: { status: 'success', content_type: 'application/json', content: { answer: 42 } } }, 'a result that is no text stays whole in the metadata')
+})
+
+t.test('a preliminary output, then the input that came late, then the output', async (t) => {
+  const server = await startServer(t)
+  const { agentEvents } = server.app
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'search', status: 'pending', tool_call_id: 'c1' })
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'search', status: 'in_progress', tool_call_id: 'c1', input: { q: 'x' } })
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'search', status: 'in_progress', tool_call_id: 'c1', output: { hits: 1 } })
+  const halfway = await agentEvents.history(WORKFLOW, { limit: 100 })
+  const preliminary = await read(cutText(halfway.events, 3))
+  t.match(preliminary.message?.parts.at(-1), { type: 'dynamic-tool', state: 'output-available', input: { q: 'x' }, output: { hits: 1 }, preliminary: true })
+  await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'search', status: 'completed', tool_call_id: 'c1', output: { hits: 2 } })
+  await agentEvents.emitResult(WORKFLOW, { content: 'Done.' })
+  const { events } = await agentEvents.history(WORKFLOW, { limit: 100 })
+  const { message } = await read(streamText(events))
+  t.same(plain(message?.parts), [
+    { type: 'step-start' },
+    { type: 'dynamic-tool', toolName: 'search', toolCallId: 'c1', state: 'output-available', input: { q: 'x' }, output: { hits: 2 } },
+    { type: 'step-start' },
+    { type: 'text', text: 'Done.', state: 'done' },
+  ])
+})
