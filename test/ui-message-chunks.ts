@@ -2,6 +2,8 @@
 // with `uiMessageChunkSchema`, what `DefaultChatTransport` runs on a response body), then
 // `readUIMessageStream`, which rebuilds the assistant message as `useChat` shows it.
 import { parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai'
+import type { Test } from 'tap'
+import { SCRIPTS } from '../examples/demo/agent-run.ts'
 import type { UiMessageStreamMetadata } from '../src/bridges/ui-message-stream.ts'
 
 export type AgentUIMessage = UIMessage<UiMessageStreamMetadata>
@@ -56,4 +58,27 @@ export function plain<T>(value: T): T {
 /** The text of every part of a kind, in order. */
 export function texts(message: AgentUIMessage | undefined, type: 'reasoning' | 'text'): string[] {
   return (message?.parts ?? []).flatMap((part) => (part.type === type ? [part.text] : []))
+}
+
+/** The message of the demo's successful run, as `useChat` shows it. */
+export function checkSuccessMessage(t: Test, message: AgentUIMessage | undefined): void {
+  const script = SCRIPTS.success
+  t.equal(message?.role, 'assistant')
+  t.same(texts(message, 'reasoning'), script.flatMap((step) => (step.type === 'thought' ? [step.content] : [])))
+  const answer = script.find((step) => step.type === 'result')
+  t.same(texts(message, 'text'), [answer?.type === 'result' ? answer.data.content : ''])
+  const calls = message?.parts.filter((part) => part.type === 'dynamic-tool') ?? []
+  t.same(calls, [
+    { type: 'dynamic-tool', toolName: 'search_orders', toolCallId: 'call-1', state: 'output-available', input: { customer: 'c-2291' }, output: { orders: 3, latest: { id: 4812, delivered: '2 days ago' } } },
+    { type: 'dynamic-tool', toolName: 'read_policy', toolCallId: 'call-2', state: 'output-available', input: { document: 'Returns and refunds', section: 3 }, output: { refund: 'full', withinDays: 30 } },
+    { type: 'dynamic-tool', toolName: 'issue_refund', toolCallId: 'call-3', state: 'output-available', input: { order: 4812, amount: 89.9, currency: 'EUR' }, output: { refund: 'r-7730' } },
+  ], 'each call by its tool_call_id, with its input and output')
+  t.same(message?.parts.map((part) => part.type), [
+    'step-start', 'reasoning', 'reasoning', 'dynamic-tool',
+    'step-start', 'reasoning', 'dynamic-tool',
+    'step-start', 'reasoning', 'dynamic-tool',
+    'step-start', 'reasoning', 'text',
+  ], 'a new step after each step whose calls have ended, as an agent loop makes them')
+  t.ok(message?.parts.every((part) => !('state' in part) || part.state === 'done' || part.state === 'output-available'), 'every part ended')
+  t.same(message?.metadata, { result: { status: 'success', content_type: 'text/plain' } }, 'the result data, its text aside, as metadata')
 }

@@ -1,28 +1,56 @@
-// The UI message stream's SSE framing: one chunk a message, as JSON on one `data:` line.
-import type { UIMessageChunk } from 'ai'
+// The UI message stream over server-sent events: the state machine of ui-message-stream.ts behind
+// the shared SSE responder. One chunk a message, as JSON on one `data:` line, and `data: [DONE]`
+// at the end, as the AI SDK's own `JsonToSseTransformStream` writes them.
+import type { OutgoingHttpHeaders } from 'node:http'
+import type { RecordedAgentEvent } from '../schemas/index.ts'
+import { sseData, type SseInterruption, type SseMessage, type SseOpening, type SseProtocol } from './sse-protocol.ts'
+import type { SseBridge } from './sse-responder.ts'
+import { UiMessageStreamProtocol, type UiMessageStreamChunk } from './ui-message-stream.ts'
 
-/** The response headers of a UI message stream (the AI SDK's `UI_MESSAGE_STREAM_HEADERS`). */
-export const UI_MESSAGE_STREAM_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-type': 'text/event-stream',
-  'cache-control': 'no-cache',
-  connection: 'keep-alive',
-  'x-vercel-ai-ui-message-stream': 'v1',
-  'x-accel-buffering': 'no',
-})
+/** The header by which the AI SDK's clients know a UI message stream (its `UI_MESSAGE_STREAM_HEADERS`). */
+export const UI_MESSAGE_STREAM_HEADERS: Readonly<OutgoingHttpHeaders> = Object.freeze({ 'x-vercel-ai-ui-message-stream': 'v1' })
 
-/** The last message of every stream that ended. */
-export const UI_MESSAGE_STREAM_DONE = 'data: [DONE]\n\n'
+/** The last message of a stream that ended. */
+export const UI_MESSAGE_STREAM_DONE: SseMessage = sseData('[DONE]')
 
-/**
- * The SSE messages of the chunks of one recorded event. Only the last carries `id: <seq>`: a client
- * that reads part of them keeps the previous id, so a resume sends the event's chunks again
- * rather than skip the ones it missed.
- */
-export function encodeUiMessageSse(chunks: readonly UIMessageChunk<unknown>[], seq?: number): string {
-  let text = ''
-  for (const [index, chunk] of chunks.entries()) {
-    const id = seq !== undefined && index === chunks.length - 1 ? `id: ${seq}\n` : ''
-    text += `${id}data: ${JSON.stringify(chunk)}\n\n`
+/** One SSE message per chunk. */
+export function uiMessageSse(chunks: readonly UiMessageStreamChunk[]): SseMessage[] {
+  return chunks.map((chunk) => sseData(JSON.stringify(chunk)))
+}
+
+/** The UI message stream as the responder drives it: one state machine per response. */
+export class UiMessageSseProtocol implements SseProtocol {
+  #chunks: UiMessageStreamProtocol | undefined
+
+  opening({ workflowId, resumedAfter }: SseOpening): SseMessage[] {
+    // The message's id is the workflow's: a resumed stream continues the same message.
+    this.#chunks = new UiMessageStreamProtocol({ messageId: workflowId })
+    const opening = this.#chunks.opening()
+    // `start` went out before the first event: a stream resumed after one does not send it again.
+    return resumedAfter === undefined || resumedAfter === 0 ? uiMessageSse(opening) : []
   }
-  return text
+
+  next(event: RecordedAgentEvent): SseMessage[] {
+    return uiMessageSse(this.#machine().next(event))
+  }
+
+  closing(terminal: RecordedAgentEvent): SseMessage[] {
+    return [...uiMessageSse(this.#machine().closing(terminal)), UI_MESSAGE_STREAM_DONE]
+  }
+
+  /** The stream cannot go on: the client hears why (`error`), and that it ended. */
+  interrupted(reason: SseInterruption): SseMessage[] {
+    return [...uiMessageSse([{ type: 'error', errorText: reason.message }]), UI_MESSAGE_STREAM_DONE]
+  }
+
+  #machine(): UiMessageStreamProtocol {
+    if (this.#chunks === undefined) throw new Error('opening() must come first')
+    return this.#chunks
+  }
+}
+
+/** What `reply.uiMessageStream()` gives the shared responder. Nothing to load: `ai` is used for its types only. */
+export const uiMessageStreamBridge: SseBridge = {
+  headers: UI_MESSAGE_STREAM_HEADERS,
+  protocol: () => new UiMessageSseProtocol(),
 }
