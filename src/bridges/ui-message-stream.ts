@@ -9,6 +9,7 @@
 // opened twice.
 import type { FinishReason, UIMessageChunk } from 'ai'
 import type { ErrorData, RecordedAgentEvent, ResultData, ToolCallData } from '../schemas/index.ts'
+import { isTerminalEvent } from '../delivery/terminal-event.ts'
 import { ToolCallIdentity, type ToolCallState } from './tool-call-identity.ts'
 
 /** The assistant message's metadata, set by the `finish` chunk: how the run ended. */
@@ -38,15 +39,6 @@ interface OpenPart {
 
 const FINISH_REASONS: ReadonlySet<string> = new Set<FinishReason>(['stop', 'length', 'content-filter', 'tool-calls', 'error', 'interrupted', 'other'])
 const TOOL_FAILED = 'The tool call failed'
-
-/**
- * A workflow's terminal event: `agent:result`, or an `agent:error` that does not end a thought
- * (a thought that failed alone leaves the run going).
- */
-export function isTerminalEvent(event: Pick<RecordedAgentEvent, 'type' | 'data'>): boolean {
-  if (event.type === 'result') return true
-  return event.type === 'error' && (event.data as { kind?: unknown }).kind !== 'thought'
-}
 
 /**
  * Recorded events → UI message chunks, one workflow run as one assistant message:
