@@ -192,6 +192,50 @@ readme.report({
       results: 1,
     }),
   },
+  'AI SDK (useChat) #1': {
+    // The reader's own agent and database: a run streams a thought and a short answer.
+    prelude: `${SUPPORT_IMPORT}
+const readmeRuns = new Map<string, string>()
+const db = {
+  runOwner: async (workflowId: string) => (workflowId.startsWith('alice.') ? 'alice' : 'bob'),
+  latestRun: async (chatId: string) => readmeRuns.get(chatId),
+}
+async function startAgentRun(chatId: string, _messages: unknown[], _user: unknown): Promise<string> {
+  const workflowId = \`alice.\${chatId}\`
+  readmeRuns.set(chatId, workflowId)
+  setTimeout(async () => {
+    await app.agentEvents.emitThought(workflowId, 'Thinking.')
+    const answer = app.agentEvents.stream(workflowId, { kind: 'result' })
+    answer.write('Hello')
+    await answer.end({ status: 'success' })
+  }, 20)
+  return workflowId
+}`,
+    epilogue: `
+const readmeUrl = await readme.listen(app)
+const readmeAs = (user: string) => ({ authorization: \`Bearer \${app.jwt.sign({ sub: user }, { expiresIn: '1m' })}\` })
+const readmePosted = await fetch(\`\${readmeUrl}/api/chat\`, {
+  method: 'POST',
+  headers: { ...readmeAs('alice'), 'content-type': 'application/json' },
+  body: JSON.stringify({ id: 'chat-1', messages: [] }),
+})
+const readmeStream = await readmePosted.text()
+const readmeChunks = readmeStream.split('\\n\\n').flatMap((message) => /^data: (\\{.*)$/m.exec(message)?.[1] ?? []).map((data) => JSON.parse(data).type)
+const readmeStatuses = {
+  resumed: (await fetch(\`\${readmeUrl}/api/chat/chat-1/stream\`, { headers: readmeAs('alice') })).status,
+  nothing: (await fetch(\`\${readmeUrl}/api/chat/chat-2/stream\`, { headers: readmeAs('alice') })).status,
+  denied: (await fetch(\`\${readmeUrl}/api/chat/chat-1/stream\`, { headers: readmeAs('bob') })).status,
+  anonymous: (await fetch(\`\${readmeUrl}/api/chat/chat-1/stream\`)).status,
+}
+await app.close()
+readme.report({ header: readmePosted.headers.get('x-vercel-ai-ui-message-stream'), chunks: readmeChunks, done: readmeStream.endsWith('data: [DONE]\\n\\n'), statuses: readmeStatuses })`,
+    expect: () => ({
+      header: 'v1',
+      chunks: ['start', 'start-step', 'reasoning-start', 'reasoning-delta', 'reasoning-end', 'text-start', 'text-delta', 'text-end', 'finish-step', 'finish'],
+      done: true,
+      statuses: { resumed: 200, nothing: 204, denied: 403, anonymous: 401 },
+    }),
+  },
   'Typed clients #1': {
     prelude: `${CLIENT_PRELUDE}
 await readmeServer.app.agentEvents.emitThought(workflowId, 'one')
