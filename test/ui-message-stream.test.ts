@@ -16,9 +16,12 @@ function encodeUiMessageSse(chunks: readonly UiMessageStreamChunk[], seq?: numbe
   return uiMessageSse(chunks).map((message) => (seq === undefined ? message : `id: ${seq}\n${message}`)).join('')
 }
 
-async function recordedRun(t: Parameters<typeof startServer>[0], scenario: Scenario): Promise<{ server: TestServer; events: RecordedAgentEvent[] }> {
-  // One delta per write: as many places to cut the stream as possible.
-  const server = await startServer(t, { streaming: { windowMs: 0 } })
+/**
+ * A recorded run of the demo's agent. `deltaPerToken`: one delta per token written, so that the
+ * stream can be cut between any two pieces of a message (else about one delta per message).
+ */
+async function recordedRun(t: Parameters<typeof startServer>[0], scenario: Scenario, deltaPerToken = false): Promise<{ server: TestServer; events: RecordedAgentEvent[] }> {
+  const server = await startServer(t, deltaPerToken ? { streaming: { windowMs: 0 } } : {})
   await playRun(server.app.agentEvents, WORKFLOW, { scenario, stepMs: 0, tokenMs: 0, signal: new AbortController().signal })
   const { events } = await server.app.agentEvents.history(WORKFLOW, { limit: 1000 })
   return { server, events }
@@ -76,9 +79,11 @@ async function chunksOf(text: string): Promise<UiMessageStreamChunk[]> {
   return chunks
 }
 
-for (const scenario of ['success', 'failure'] as const) {
+// The failing run with a delta per token (a cut between any two pieces of a message), the longer
+// successful one with about one delta per message (a cut between a message's text and its end).
+for (const [scenario, deltaPerToken] of [['success', false], ['failure', true]] as const) {
   t.test(`${scenario}: cut after any event and resumed after it, plain or compact, the stream rebuilds the same message`, async (t) => {
-    const { server, events } = await recordedRun(t, scenario)
+    const { server, events } = await recordedRun(t, scenario, deltaPerToken)
     const whole = await read(streamText(events))
     const last = (events.at(-1) as RecordedAgentEvent).seq
     let checked = 0
@@ -93,7 +98,7 @@ for (const scenario of ['success', 'failure'] as const) {
         checked++
       }
     }
-    t.ok(checked > 40, `${checked} cuts checked`)
+    t.ok(checked >= 40, `${checked} cuts checked`)
   })
 }
 
@@ -142,4 +147,33 @@ t.test('a preliminary output, then the input that came late, then the output', a
     { type: 'step-start' },
     { type: 'text', text: 'Done.', state: 'done' },
   ])
+})
+
+t.test('a thought that fails alone ends its part and the run goes on; a result stream that fails ends the run', async (t) => {
+  const server = await startServer(t)
+  const { agentEvents } = server.app
+  const thought = agentEvents.stream(WORKFLOW, { kind: 'thought', messageId: 'msg-thought-1' })
+  thought.write('Half a thou')
+  await thought.abort({ code: 'MODEL_HICCUP', message: 'The reasoning stream broke' })
+  const answer = agentEvents.stream(WORKFLOW, { kind: 'result', messageId: 'msg-answer-1' })
+  answer.write('Half an ans')
+  await answer.abort({ code: 'MODEL_DOWN', message: 'The model stopped answering' })
+  const { events } = await agentEvents.history(WORKFLOW, { limit: 100 })
+  t.same(events.filter((event) => event.type === 'error').map((event) => event.data), [
+    { code: 'MODEL_HICCUP', message: 'The reasoning stream broke', messageId: 'msg-thought-1', kind: 'thought' },
+    { code: 'MODEL_DOWN', message: 'The model stopped answering', messageId: 'msg-answer-1', kind: 'result' },
+  ], 'each abort records its kind')
+  const chunks = await chunksOf(streamText(events))
+  t.same(chunks.map((chunk) => chunk.type), [
+    'start', 'start-step', 'reasoning-start', 'reasoning-delta', 'reasoning-end',
+    'text-start', 'text-delta', 'text-end', 'error', 'finish-step', 'finish',
+  ], 'one error chunk: the failed thought is no end of the run')
+  const { message, errors } = await read(streamText(events))
+  t.same(errors.map((error) => error.message), ['The model stopped answering'])
+  t.same(plain(message?.parts), [
+    { type: 'step-start' },
+    { type: 'reasoning', id: 'msg-thought-1', text: 'Half a thou', state: 'done' },
+    { type: 'text', text: 'Half an ans', state: 'done' },
+  ])
+  t.same(message?.metadata, { error: { code: 'MODEL_DOWN', message: 'The model stopped answering' } })
 })
