@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import { buildAgUiApp } from '../examples/ag-ui.ts'
 import { SCRIPTS } from '../examples/demo/agent-run.ts'
 import { startServer, until } from './helpers.ts'
-import { readSse, readUntil, sseRequest, type SseMessageRead } from './sse-client.ts'
+import { parseSse, readSse, readUntil, sseRequest, type SseMessageRead } from './sse-client.ts'
 
 const SECRET = 'example-secret-example-secret-123'
 
@@ -192,5 +192,39 @@ t.test('keep-alive comments while the run is quiet; a client that leaves leaves 
   await until(() => server.app.agentEvents.getReaderCount() === 0)
   t.pass('the reader ended when the client left')
   await server.app.agentEvents.emitResult('quiet', { content_type: 'text', content: 'nobody listens' })
+  t.equal(server.app.agentEvents.getReaderCount(), 0)
+})
+
+t.test('a client that stops reading: the server waits for drain instead of buffering the run, then sends the rest', async (t) => {
+  let raw: import('node:http').ServerResponse | undefined
+  const server = await startServer(t, { rateLimit: false }, {
+    before(app) {
+      app.get<{ Params: { id: string } }>('/runs/:id', { onRequest: (req) => req.jwtVerify() }, async (req, reply) => {
+        raw = reply.raw
+        return reply.agUi(req.params.id)
+      })
+    },
+  })
+  const response = await sseRequest(`${server.url}/runs/big`, { headers: { authorization: `Bearer ${server.token('alice')}` } })
+  response.body.pause()
+  const output = 'x'.repeat(100_000)
+  // 30 MB of tool results, far more than the socket's buffers hold.
+  for (let i = 1; i <= 300; i++) {
+    await server.app.agentEvents.emitToolCall('big', { tool_name: 'dump', status: 'completed', tool_call_id: `c${i}`, output })
+  }
+  await server.app.agentEvents.emitResult('big', { content_type: 'text', content: 'done' })
+  // The server has filled the socket's buffers and waits for 'drain'.
+  await until(() => raw?.writableNeedDrain === true)
+  const held = (raw as import('node:http').ServerResponse).writableLength
+  t.ok(held < 1_000_000, `the response holds ${held} bytes unsent, not the run`)
+
+  let rest = ''
+  const read = { messages: [] as SseMessageRead[], comments: [] as string[] }
+  response.body.resume()
+  for await (const chunk of response.body as AsyncIterable<Buffer>) rest = parseSse(rest + chunk.toString('utf8'), read)
+  const events = agUiEvents(t, read.messages)
+  await verified(events)
+  t.equal(events.filter((event) => event.type === 'TOOL_CALL_RESULT').length, 300, 'every tool result arrives once the client reads')
+  t.equal(events.at(-1)?.type, 'RUN_FINISHED')
   t.equal(server.app.agentEvents.getReaderCount(), 0)
 })
