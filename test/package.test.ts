@@ -172,7 +172,7 @@ async function peerVerdict(peer: string, installedDir: string): Promise<{ versio
   return { version: entry?.version ?? 'missing', invalid: entry?.invalid === undefined ? [] : [entry.invalid] }
 }
 
-t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7', async (t) => {
+t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7, AG-UI 1', async (t) => {
   const cases = [
     { peer: 'fastify', dir: 'fastify', major: '5' },
     { peer: '@fastify/jwt', dir: '@fastify/jwt', major: '10' },
@@ -181,6 +181,8 @@ t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 
     { peer: 'redis', dir: 'redis', major: '6' },
     { peer: 'redis', dir: 'redis-v5', major: '5' },
     { peer: 'ai', dir: 'ai', major: '7' },
+    { peer: '@ag-ui/core', dir: '@ag-ui/core', major: '1' },
+    { peer: '@ag-ui/encoder', dir: '@ag-ui/encoder', major: '1' },
   ]
   for (const { peer, dir, major } of cases) {
     const { version, invalid } = await peerVerdict(peer, dir)

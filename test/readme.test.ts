@@ -192,6 +192,39 @@ readme.report({
       results: 1,
     }),
   },
+  '`fastify.agentEvents` #1': {
+    prelude: `${CLIENT_PRELUDE}
+const app = readmeServer.app
+await app.agentEvents.emitThought(workflowId, 'one')
+setTimeout(() => void app.agentEvents.emitResult(workflowId, { content_type: 'text', content: 'done' }), 20)`,
+    epilogue: `
+const readmeReaders = app.agentEvents.getReaderCount()
+const readmeLast = (await app.agentEvents.history(workflowId)).lastSeq
+await readmeServer.close()
+readme.report({ readers: readmeReaders, lastSeq: readmeLast })`,
+    // The loop ended by itself after the result, and let go of its reader.
+    expect: () => ({ readers: 0, lastSeq: 2 }),
+  },
+  'AG-UI #1': {
+    prelude: `${SUPPORT_IMPORT}
+const runAgent = readme.runAgent`,
+    epilogue: `
+const readmeUrl = await readme.listen(app)
+const readmeRun = await readme.agUiRun(\`\${readmeUrl}/agent\`, app.jwt.sign({ sub: 'alice' }, { expiresIn: '1m' }))
+await app.close()
+readme.report(readmeRun)`,
+    expect: () => ({
+      types: [
+        'RUN_STARTED',
+        'REASONING_START', 'REASONING_MESSAGE_START', 'REASONING_MESSAGE_CONTENT', 'REASONING_MESSAGE_END', 'REASONING_END',
+        'TOOL_CALL_START', 'TOOL_CALL_ARGS', 'TOOL_CALL_END', 'TOOL_CALL_RESULT',
+        'TEXT_MESSAGE_START', 'TEXT_MESSAGE_CONTENT', 'TEXT_MESSAGE_END',
+        'RUN_FINISHED',
+      ],
+      result: { status: 'success', content_type: 'text', content: 'It is sunny.' },
+      roles: ['reasoning', 'assistant', 'tool', 'assistant'],
+    }),
+  },
   'AI SDK (useChat) #1': {
     // The reader's own agent and database: a run streams a thought and a short answer.
     prelude: `${SUPPORT_IMPORT}

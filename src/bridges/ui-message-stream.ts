@@ -48,7 +48,7 @@ const TOOL_FAILED = 'The tool call failed'
  *   `messageId`; of a result: `text-start` / `text-delta`. The final `agent:thought` /
  *   `agent:result` sends the text not sent yet (all of it for a whole thought, or after a compact
  *   replay) and `reasoning-end` / `text-end`. A whole thought without `messageId` is one
- *   `reasoning-start` / `-delta` / `-end` with id `thought-<seq>`; a whole result, `text-<seq>`.
+ *   `reasoning-start` / `-delta` / `-end` with id `thought-<seq>`; a whole result, `result-<seq>`.
  * - `agent:tool_call`: the first update of a call sends `tool-input-available` (`dynamic: true`:
  *   the client does not know the agent's tools), again once when a later update brings the input
  *   first (`{}` until then); `completed` sends `tool-output-available` (`output`, else `message`, else null);
@@ -100,7 +100,7 @@ export class UiMessageStreamProtocol {
         this.#ended = true
         const { messageId, content } = event.data
         const chunks = typeof content === 'string'
-          ? this.#finishPart(messageId ?? `text-${event.seq}`, 'text', content)
+          ? this.#finishPart(messageId ?? `result-${event.seq}`, 'text', content)
           : this.#endPart(messageId)
         return [...chunks, ...this.#endOpenParts()]
       }
