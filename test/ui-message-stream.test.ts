@@ -4,7 +4,7 @@
 import t from 'tap'
 import { SCRIPTS, playRun, type Scenario } from '../examples/demo/agent-run.ts'
 import { UI_MESSAGE_STREAM_DONE, uiMessageSse } from '../src/bridges/ui-message-sse.ts'
-import { UiMessageStreamProtocol, type UiMessageStreamChunk } from '../src/bridges/ui-message-stream.ts'
+import { UiMessageChunkMachine, type UiMessageStreamChunk } from '../src/bridges/ui-message-stream.ts'
 import type { RecordedAgentEvent } from '../src/schemas/index.ts'
 import { startServer, type TestServer } from './helpers.ts'
 import { checkSuccessMessage, parseUiMessageSse, plain, readMessage, sseBody, texts, type AgentUIMessage } from './ui-message-chunks.ts'
@@ -29,7 +29,7 @@ async function recordedRun(t: Parameters<typeof startServer>[0], scenario: Scena
 
 /** The SSE text of a whole stream, or of its part after `afterSeq` (the events up to it fed, their output dropped). */
 function streamText(events: readonly RecordedAgentEvent[], afterSeq = 0, resumed: readonly RecordedAgentEvent[] = events.filter((event) => event.seq > afterSeq)): string {
-  const protocol = new UiMessageStreamProtocol({ messageId: WORKFLOW })
+  const protocol = new UiMessageChunkMachine({ messageId: WORKFLOW })
   for (const event of events) if (event.seq <= afterSeq) protocol.next(event)
   const messages = [encodeUiMessageSse(protocol.opening())]
   for (const event of resumed) messages.push(encodeUiMessageSse(protocol.next(event), event.seq))
@@ -40,7 +40,7 @@ function streamText(events: readonly RecordedAgentEvent[], afterSeq = 0, resumed
 
 /** What a client has read when the stream is cut right after the messages of `seq` `cutAt`. */
 function cutText(events: readonly RecordedAgentEvent[], cutAt: number): string {
-  const protocol = new UiMessageStreamProtocol({ messageId: WORKFLOW })
+  const protocol = new UiMessageChunkMachine({ messageId: WORKFLOW })
   const messages = [encodeUiMessageSse(protocol.opening())]
   for (const event of events) if (event.seq <= cutAt) messages.push(encodeUiMessageSse(protocol.next(event), event.seq))
   return messages.join('')

@@ -5,7 +5,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import type { RecordedAgentEvent } from '../schemas/index.ts'
 import { sseData, type SseInterruption, type SseMessage, type SseOpening, type SseProtocol } from './sse-protocol.ts'
 import type { SseBridge } from './sse-responder.ts'
-import { UiMessageStreamProtocol, type UiMessageStreamChunk } from './ui-message-stream.ts'
+import { UiMessageChunkMachine, type UiMessageStreamChunk } from './ui-message-stream.ts'
 
 /** The header by which the AI SDK's clients know a UI message stream (its `UI_MESSAGE_STREAM_HEADERS`). */
 export const UI_MESSAGE_STREAM_HEADERS: Readonly<OutgoingHttpHeaders> = Object.freeze({ 'x-vercel-ai-ui-message-stream': 'v1' })
@@ -20,22 +20,23 @@ export function uiMessageSse(chunks: readonly UiMessageStreamChunk[]): SseMessag
 
 /** The UI message stream as the responder drives it: one state machine per response. */
 export class UiMessageSseProtocol implements SseProtocol {
-  #chunks: UiMessageStreamProtocol | undefined
+  /** Made at the opening, which names the message. */
+  #machine: UiMessageChunkMachine | undefined
 
   opening({ workflowId, resumedAfter }: SseOpening): SseMessage[] {
     // The message's id is the workflow's: a resumed stream continues the same message.
-    this.#chunks = new UiMessageStreamProtocol({ messageId: workflowId })
-    const opening = this.#chunks.opening()
+    this.#machine = new UiMessageChunkMachine({ messageId: workflowId })
+    const opening = this.#machine.opening()
     // `start` went out before the first event: a stream resumed after one does not send it again.
     return resumedAfter === undefined || resumedAfter === 0 ? uiMessageSse(opening) : []
   }
 
   next(event: RecordedAgentEvent): SseMessage[] {
-    return uiMessageSse(this.#machine().next(event))
+    return uiMessageSse(this.#opened().next(event))
   }
 
   closing(terminal: RecordedAgentEvent): SseMessage[] {
-    return [...uiMessageSse(this.#machine().closing(terminal)), UI_MESSAGE_STREAM_DONE]
+    return [...uiMessageSse(this.#opened().closing(terminal)), UI_MESSAGE_STREAM_DONE]
   }
 
   /** The stream cannot go on: the client hears why (`error`), and that it ended. */
@@ -43,9 +44,9 @@ export class UiMessageSseProtocol implements SseProtocol {
     return [...uiMessageSse([{ type: 'error', errorText: reason.message }]), UI_MESSAGE_STREAM_DONE]
   }
 
-  #machine(): UiMessageStreamProtocol {
-    if (this.#chunks === undefined) throw new Error('opening() must come first')
-    return this.#chunks
+  #opened(): UiMessageChunkMachine {
+    if (this.#machine === undefined) throw new Error('opening() must come first')
+    return this.#machine
   }
 }
 

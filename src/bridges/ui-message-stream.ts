@@ -63,7 +63,7 @@ const TOOL_FAILED = 'The tool call failed'
  *   result's `finish_reason` where it is one of the AI SDK's, else `'stop'`) and `messageMetadata`
  *   (`{ result }` or `{ error }`).
  */
-export class UiMessageStreamProtocol {
+export class UiMessageChunkMachine {
   readonly #context: UiMessageStreamContext
   readonly #openParts = new Map<string, OpenPart>()
   /** Parts already ended: a late piece of one is not sent (it would open a second part). */
