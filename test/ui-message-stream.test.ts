@@ -1,6 +1,8 @@
 // The UI message stream's state machine on recorded runs of a real plugin, read back with the AI
 // SDK's own SSE parser and `readUIMessageStream`: the message it rebuilds, and a stream cut after
 // any event and resumed from there (plain or compact replay) rebuilding the same message.
+import { jsonSchema, simulateReadableStream, stepCountIs, streamText, tool } from 'ai'
+import { MockLanguageModelV4 } from 'ai/test'
 import t from 'tap'
 import { SCRIPTS, playRun, type Scenario } from '../examples/demo/agent-run.ts'
 import { UI_MESSAGE_STREAM_DONE, uiMessageSse } from '../src/bridges/ui-message-sse.ts'
@@ -28,7 +30,7 @@ async function recordedRun(t: Parameters<typeof startServer>[0], scenario: Scena
 }
 
 /** The SSE text of a whole stream, or of its part after `afterSeq` (the events up to it fed, their output dropped). */
-function streamText(events: readonly RecordedAgentEvent[], afterSeq = 0, resumed: readonly RecordedAgentEvent[] = events.filter((event) => event.seq > afterSeq)): string {
+function sseOf(events: readonly RecordedAgentEvent[], afterSeq = 0, resumed: readonly RecordedAgentEvent[] = events.filter((event) => event.seq > afterSeq)): string {
   const protocol = new UiMessageChunkMachine({ messageId: WORKFLOW })
   for (const event of events) if (event.seq <= afterSeq) protocol.next(event)
   const messages = [encodeUiMessageSse(protocol.opening())]
@@ -50,7 +52,7 @@ const read = (text: string, message?: AgentUIMessage) => readMessage(parseUiMess
 
 t.test('a successful run rebuilds one assistant message: its thoughts, three tool calls, the answer, how it finished', async (t) => {
   const { events } = await recordedRun(t, 'success')
-  const { message, errors } = await read(streamText(events))
+  const { message, errors } = await read(sseOf(events))
   t.same(errors, [])
   t.equal(message?.id, WORKFLOW, 'the message id is the workflow id')
   checkSuccessMessage(t, message)
@@ -58,7 +60,7 @@ t.test('a successful run rebuilds one assistant message: its thoughts, three too
 
 t.test('a failing run: the failed calls as output errors, then one error, the error data as metadata', async (t) => {
   const { events } = await recordedRun(t, 'failure')
-  const { message, errors } = await read(streamText(events))
+  const { message, errors } = await read(sseOf(events))
   const failure = SCRIPTS.failure.at(-1)
   t.same(errors.map((error) => error.message), [failure?.type === 'error' ? failure.data.message : ''], 'exactly one error chunk, with the error message')
   const calls = message?.parts.flatMap((part) => (part.type === 'dynamic-tool' ? [[part.toolCallId, part.state, part.errorText]] : [])) ?? []
@@ -68,7 +70,7 @@ t.test('a failing run: the failed calls as output errors, then one error, the er
     ['call-3', 'output-error', 'billing did not answer within 5 s'],
   ])
   t.same(message?.metadata, { error: failure?.type === 'error' ? failure.data : {} })
-  const chunks = await chunksOf(streamText(events))
+  const chunks = await chunksOf(sseOf(events))
   t.same(chunks.slice(-3).map((chunk) => chunk.type), ['error', 'finish-step', 'finish'])
   t.match(chunks.at(-1), { type: 'finish', finishReason: 'error' })
 })
@@ -84,7 +86,7 @@ async function chunksOf(text: string): Promise<UiMessageStreamChunk[]> {
 for (const [scenario, deltaPerToken] of [['success', false], ['failure', true]] as const) {
   t.test(`${scenario}: cut after any event and resumed after it, plain or compact, the stream rebuilds the same message`, async (t) => {
     const { server, events } = await recordedRun(t, scenario, deltaPerToken)
-    const whole = await read(streamText(events))
+    const whole = await read(sseOf(events))
     const last = (events.at(-1) as RecordedAgentEvent).seq
     let checked = 0
     for (let cutAt = 0; cutAt < last; cutAt++) {
@@ -92,7 +94,7 @@ for (const [scenario, deltaPerToken] of [['success', false], ['failure', true]] 
         const { events: rest } = await server.app.agentEvents.history(WORKFLOW, { afterSeq: cutAt, limit: 1000, compact })
         // The client goes on with the state it had when the stream was cut (as useChat does with
         // `resumeStreamIsReplay: false`): one reader of what came before the cut, then the resumed stream.
-        const resumed = await read(cutText(events, cutAt) + streamText(events, cutAt, rest))
+        const resumed = await read(cutText(events, cutAt) + sseOf(events, cutAt, rest))
         t.same(resumed.message, whole.message, `cut after ${cutAt}${compact ? ', compact replay' : ''}`)
         t.same(resumed.errors, whole.errors, 'errors neither lost nor repeated, no chunk refused')
         checked++
@@ -114,7 +116,7 @@ t.test('calls without tool_call_id are told apart by tool name and order; whole 
   await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'lookup', status: 'completed', message: 'C, from its message' })
   await agentEvents.emitResult(WORKFLOW, { status: 'success', content_type: 'application/json', content: { answer: 42 } })
   const { events } = await agentEvents.history(WORKFLOW, { limit: 100 })
-  const { message, errors } = await read(streamText(events))
+  const { message, errors } = await read(sseOf(events))
   t.same(errors, [])
   t.same(message?.parts.map((part) => part.type === 'dynamic-tool' ? [part.toolCallId, part.state, part.input, part.output ?? part.errorText] : [part.type]), [
     ['step-start'],
@@ -140,7 +142,7 @@ t.test('a preliminary output, then the input that came late, then the output', a
   await agentEvents.emitToolCall(WORKFLOW, { tool_name: 'search', status: 'completed', tool_call_id: 'c1', output: { hits: 2 } })
   await agentEvents.emitResult(WORKFLOW, { content: 'Done.' })
   const { events } = await agentEvents.history(WORKFLOW, { limit: 100 })
-  const { message } = await read(streamText(events))
+  const { message } = await read(sseOf(events))
   t.same(plain(message?.parts), [
     { type: 'step-start' },
     { type: 'dynamic-tool', toolName: 'search', toolCallId: 'c1', state: 'output-available', input: { q: 'x' }, output: { hits: 2 } },
@@ -163,12 +165,12 @@ t.test('a thought that fails alone ends its part and the run goes on; a result s
     { code: 'MODEL_HICCUP', message: 'The reasoning stream broke', messageId: 'msg-thought-1', kind: 'thought' },
     { code: 'MODEL_DOWN', message: 'The model stopped answering', messageId: 'msg-answer-1', kind: 'result' },
   ], 'each abort records its kind')
-  const chunks = await chunksOf(streamText(events))
+  const chunks = await chunksOf(sseOf(events))
   t.same(chunks.map((chunk) => chunk.type), [
     'start', 'start-step', 'reasoning-start', 'reasoning-delta', 'reasoning-end',
     'text-start', 'text-delta', 'text-end', 'error', 'finish-step', 'finish',
   ], 'one error chunk: the failed thought is no end of the run')
-  const { message, errors } = await read(streamText(events))
+  const { message, errors } = await read(sseOf(events))
   t.same(errors.map((error) => error.message), ['The model stopped answering'])
   t.same(plain(message?.parts), [
     { type: 'step-start' },
@@ -176,4 +178,67 @@ t.test('a thought that fails alone ends its part and the run goes on; a result s
     { type: 'text', text: 'Half an ans', state: 'done' },
   ])
   t.same(message?.metadata, { error: { code: 'MODEL_DOWN', message: 'The model stopped answering' } })
+})
+
+// A run of the AI SDK's own streamText (its mock model), recorded by pipe(): step 1 thinks, says a
+// few words and calls a tool; step 2 thinks again and answers.
+type ModelPart = Parameters<typeof simulateReadableStream<unknown>>[0]['chunks'][number]
+const USAGE = { inputTokens: { total: 10, noCache: 10, cacheRead: 0, cacheWrite: 0 }, outputTokens: { total: 20, text: 20, reasoning: 0 } }
+const MODEL_STEPS: ModelPart[][] = [
+  [
+    { type: 'stream-start', warnings: [] },
+    { type: 'reasoning-start', id: 'r0' },
+    { type: 'reasoning-delta', id: 'r0', delta: 'The user wants the weather.' },
+    { type: 'reasoning-end', id: 'r0' },
+    { type: 'text-start', id: 'txt-0' },
+    { type: 'text-delta', id: 'txt-0', delta: 'Let me check.' },
+    { type: 'text-end', id: 'txt-0' },
+    { type: 'tool-call', toolCallId: 'call-paris-1', toolName: 'weather', input: '{"city":"Paris"}' },
+    { type: 'finish', finishReason: { unified: 'tool-calls', raw: 'tool_calls' }, usage: USAGE },
+  ],
+  [
+    { type: 'reasoning-start', id: 'r0' },
+    { type: 'reasoning-delta', id: 'r0', delta: 'Sunny, 21.' },
+    { type: 'reasoning-end', id: 'r0' },
+    { type: 'text-start', id: 'txt-0' },
+    { type: 'text-delta', id: 'txt-0', delta: 'It is sunny in Paris.' },
+    { type: 'text-end', id: 'txt-0' },
+    { type: 'finish', finishReason: { unified: 'stop', raw: 'stop' }, usage: USAGE },
+  ],
+]
+
+t.test('a run piped from the AI SDK: the parts of each step in that step, the answer after the tool call', async (t) => {
+  const server = await startServer(t)
+  const weather = tool({
+    inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+    execute: async ({ city }) => ({ city, sky: 'sunny' }),
+  })
+  const model = new MockLanguageModelV4({ doStream: MODEL_STEPS.map((chunks) => ({ stream: simulateReadableStream({ chunks, chunkDelayInMs: 1 }) as never })) })
+  const run = streamText({ model, prompt: 'Weather in Paris?', tools: { weather }, stopWhen: stepCountIs(2) })
+  await server.app.agentEvents.pipe(WORKFLOW, run.fullStream)
+  const { events } = await server.app.agentEvents.history(WORKFLOW, { limit: 100 })
+  const { message, errors } = await read(sseOf(events))
+  t.same(errors, [])
+  t.same(message?.parts.map((part) => part.type === 'reasoning' || part.type === 'text' ? [part.type, part.text] : part.type === 'dynamic-tool' ? [part.toolName, part.state, part.input, part.output] : [part.type]), [
+    ['step-start'],
+    ['reasoning', 'The user wants the weather.'],
+    ['text', 'Let me check.'],
+    ['weather', 'output-available', { city: 'Paris' }, { city: 'Paris', sky: 'sunny' }],
+    ['step-start'],
+    ['reasoning', 'Sunny, 21.'],
+    ['text', '\n\nIt is sunny in Paris.'],
+  ], 'the one result message goes on in the second step, in a part of its own')
+  t.ok(message?.parts.every((part) => !('state' in part) || part.state === 'done' || part.state === 'output-available'), 'every part ended')
+  t.same(message?.metadata, { result: { status: 'success', finish_reason: 'stop', content_type: 'text' } })
+  const chunks = await chunksOf(sseOf(events))
+  t.match(chunks.at(-1), { type: 'finish', finishReason: 'stop' })
+  const textIds = chunks.flatMap((chunk) => (chunk.type === 'text-start' ? [chunk.id] : []))
+  t.equal(textIds.length, 2)
+  t.equal(textIds[1], `${textIds[0]}-1`, 'the second part of a message is named after it')
+
+  // Cut anywhere, the resumed stream goes on in the right part.
+  for (let cutAt = 0; cutAt < (events.at(-1) as RecordedAgentEvent).seq; cutAt++) {
+    const resumed = await read(cutText(events, cutAt) + sseOf(events, cutAt))
+    t.same(resumed.message, message, `cut after ${cutAt}`)
+  }
 })

@@ -30,11 +30,15 @@ export interface UiMessageStreamContext {
 
 type PartKind = 'reasoning' | 'text'
 
-/** A reasoning or text part that was started and not ended yet. */
-interface OpenPart {
+/** A thought or result message that was started and not ended yet. */
+interface OpenMessage {
   kind: PartKind
   /** UTF-16 units of text sent so far: the final event's text past them is what is left to send. */
   sent: number
+  /** The part that its text goes to now; undefined once a new step ended it. */
+  partId: string | undefined
+  /** Parts it has had: one per step that it wrote in. */
+  parts: number
 }
 
 const FINISH_REASONS: ReadonlySet<string> = new Set<FinishReason>(['stop', 'length', 'content-filter', 'tool-calls', 'error', 'interrupted', 'other'])
@@ -55,8 +59,10 @@ const TOOL_FAILED = 'The tool call failed'
  *   `in_progress` with an `output` sends it as `preliminary`; `failed` sends `tool-output-error`
  *   (`message`).
  * - Steps: one step is one model turn, as the AI SDK's agents make them. A step starts before the
- *   first part; a new one (`finish-step`, `start-step`) when a part or a call comes after every
- *   call of the current step has ended.
+ *   first part; a new one (`finish-step`, `start-step`) when a part, a call or more text comes
+ *   after every call of the current step has ended. A message still being written then ends its
+ *   part in the old step and goes on in a new one, id `<messageId>-<n>` (a piped run's one result
+ *   message: its words before a tool call, then its answer after it).
  * - `agent:error` that ends a thought: `reasoning-end`. The terminal `agent:error`: the open parts
  *   ended, then `error` (`errorText` = its message). `agent:result`: the open parts ended.
  * - `closing()`: `finish-step`, `finish` with `finishReason` (`'error'` after an error; the
@@ -65,9 +71,10 @@ const TOOL_FAILED = 'The tool call failed'
  */
 export class UiMessageChunkMachine {
   readonly #context: UiMessageStreamContext
-  readonly #openParts = new Map<string, OpenPart>()
-  /** Parts already ended: a late piece of one is not sent (it would open a second part). */
-  readonly #endedParts = new Set<string>()
+  /** By `messageId`. */
+  readonly #openMessages = new Map<string, OpenMessage>()
+  /** Messages already ended: a late piece of one is not sent (it would open another part). */
+  readonly #endedMessages = new Set<string>()
   readonly #calls = new ToolCallIdentity()
   /** Calls whose `tool-input-available` carried their input. */
   readonly #inputSent = new WeakSet<ToolCallState>()
@@ -93,22 +100,22 @@ export class UiMessageChunkMachine {
         return this.#write(messageId, kind === 'thought' ? 'reasoning' : 'text', text)
       }
       case 'thought':
-        return this.#finishPart(event.data.messageId ?? `thought-${event.seq}`, 'reasoning', event.data.content)
+        return this.#finishMessage(event.data.messageId ?? `thought-${event.seq}`, 'reasoning', event.data.content)
       case 'tool_call':
         return this.#toolCall(event.data as ToolCallData, event.seq)
       case 'result': {
         this.#ended = true
         const { messageId, content } = event.data
         const chunks = typeof content === 'string'
-          ? this.#finishPart(messageId ?? `result-${event.seq}`, 'text', content)
-          : this.#endPart(messageId)
-        return [...chunks, ...this.#endOpenParts()]
+          ? this.#finishMessage(messageId ?? `result-${event.seq}`, 'text', content)
+          : this.#endMessage(messageId)
+        return [...chunks, ...this.#endOpenMessages()]
       }
       case 'error': {
-        const chunks = this.#endPart(event.data.messageId)
+        const chunks = this.#endMessage(event.data.messageId)
         if (!isTerminalEvent(event)) return chunks
         this.#ended = true
-        return [...chunks, ...this.#endOpenParts(), { type: 'error', errorText: event.data.message }]
+        return [...chunks, ...this.#endOpenMessages(), { type: 'error', errorText: event.data.message }]
       }
       default:
         return []
@@ -132,57 +139,75 @@ export class UiMessageChunkMachine {
     return chunks
   }
 
-  /** A piece of a streamed message: its part is started with the first piece. */
-  #write(id: string, kind: PartKind, text: string): UiMessageStreamChunk[] {
-    if (this.#endedParts.has(id)) return []
-    const chunks: UiMessageStreamChunk[] = []
-    let part = this.#openParts.get(id)
-    if (part === undefined) {
-      chunks.push(...this.#startPart(id, kind))
-      part = this.#openParts.get(id) as OpenPart
+  /**
+   * A piece of a streamed message. Its part starts with the first piece; where a new step started
+   * since, the message goes on in a new part of that step (id `<messageId>-<n>`), so that the
+   * message shows its text in the order it was written, around the calls between.
+   */
+  #write(messageId: string, kind: PartKind, text: string): UiMessageStreamChunk[] {
+    if (this.#endedMessages.has(messageId)) return []
+    let message = this.#openMessages.get(messageId)
+    // Where the message is new, or goes on with text, it belongs to the current step.
+    const chunks = message === undefined || text.length > 0 ? this.#beforeContent() : []
+    if (message === undefined) {
+      message = { kind, sent: 0, partId: undefined, parts: 0 }
+      this.#openMessages.set(messageId, message)
     }
-    if (text.length > 0) {
+    if (message.partId === undefined && (message.parts === 0 || text.length > 0)) {
+      message.partId = message.parts === 0 ? messageId : `${messageId}-${message.parts}`
+      message.parts++
+      chunks.push({ type: kind === 'reasoning' ? 'reasoning-start' : 'text-start', id: message.partId })
+    }
+    if (text.length > 0 && message.partId !== undefined) {
+      const id = message.partId
       chunks.push(kind === 'reasoning' ? { type: 'reasoning-delta', id, delta: text } : { type: 'text-delta', id, delta: text })
-      part.sent += text.length
+      message.sent += text.length
     }
     return chunks
   }
 
   /** A message's final event: the text not sent yet, then the end of its part. */
-  #finishPart(id: string, kind: PartKind, content: string): UiMessageStreamChunk[] {
-    if (this.#endedParts.has(id)) return []
-    const sent = this.#openParts.get(id)?.sent ?? 0
-    return [...this.#write(id, kind, content.slice(sent)), ...this.#endPart(id)]
+  #finishMessage(messageId: string, kind: PartKind, content: string): UiMessageStreamChunk[] {
+    if (this.#endedMessages.has(messageId)) return []
+    const sent = this.#openMessages.get(messageId)?.sent ?? 0
+    return [...this.#write(messageId, kind, content.slice(sent)), ...this.#endMessage(messageId)]
   }
 
-  #startPart(id: string, kind: PartKind): UiMessageStreamChunk[] {
-    const chunks = this.#beforeNewPart()
-    this.#openParts.set(id, { kind, sent: 0 })
-    chunks.push({ type: kind === 'reasoning' ? 'reasoning-start' : 'text-start', id })
-    return chunks
+  #endMessage(messageId: string | undefined): UiMessageStreamChunk[] {
+    const message = messageId === undefined ? undefined : this.#openMessages.get(messageId)
+    if (messageId === undefined || message === undefined) return []
+    this.#openMessages.delete(messageId)
+    this.#endedMessages.add(messageId)
+    return this.#endPart(message)
   }
 
-  #endPart(id: string | undefined): UiMessageStreamChunk[] {
-    const part = id === undefined ? undefined : this.#openParts.get(id)
-    if (id === undefined || part === undefined) return []
-    this.#openParts.delete(id)
-    this.#endedParts.add(id)
-    return [{ type: part.kind === 'reasoning' ? 'reasoning-end' : 'text-end', id }]
+  /** The end of the message's current part, if it has one open. */
+  #endPart(message: OpenMessage): UiMessageStreamChunk[] {
+    const id = message.partId
+    if (id === undefined) return []
+    message.partId = undefined
+    return [{ type: message.kind === 'reasoning' ? 'reasoning-end' : 'text-end', id }]
   }
 
-  #endOpenParts(): UiMessageStreamChunk[] {
-    return [...this.#openParts.keys()].flatMap((id) => this.#endPart(id))
+  #endOpenMessages(): UiMessageStreamChunk[] {
+    return [...this.#openMessages.keys()].flatMap((messageId) => this.#endMessage(messageId))
   }
 
-  /** Opens the first step, or a new one when every call of the current step has ended. */
-  #beforeNewPart(): UiMessageStreamChunk[] {
+  /**
+   * Before a new part, a new call or more text: the first step, or a new one when every call of
+   * the current step has ended. The parts open in the old step end there; their messages go on
+   * in new parts.
+   */
+  #beforeContent(): UiMessageStreamChunk[] {
     if (!this.#stepOpen) {
       this.#stepOpen = true
       return [{ type: 'start-step' }]
     }
     if (this.#stepCalls.length === 0 || this.#stepCalls.some((call) => !call.ended)) return []
     this.#stepCalls = []
-    return [{ type: 'finish-step' }, { type: 'start-step' }]
+    const chunks = [...this.#openMessages.values()].flatMap((message) => this.#endPart(message))
+    chunks.push({ type: 'finish-step' }, { type: 'start-step' })
+    return chunks
   }
 
   #toolCall(data: ToolCallData, seq: number): UiMessageStreamChunk[] {
@@ -221,6 +246,6 @@ export class UiMessageChunkMachine {
 
   /** The step chunks that go before this update where it opens a new call. */
   #beforeNewCall(data: ToolCallData): UiMessageStreamChunk[] {
-    return this.#calls.peek(data) === undefined ? this.#beforeNewPart() : []
+    return this.#calls.peek(data) === undefined ? this.#beforeContent() : []
   }
 }
