@@ -242,3 +242,29 @@ t.test('a run piped from the AI SDK: the parts of each step in that step, the an
     t.same(resumed.message, message, `cut after ${cutAt}`)
   }
 })
+
+t.test('over HTTP: keep-alive comments between chunks are nothing to the AI SDK\'s parser', async (t) => {
+  const server = await startServer(t, {}, {
+    before: (app) => {
+      app.get<{ Params: { id: string } }>('/runs/:id/stream', { onRequest: (request) => request.jwtVerify() }, async (request, reply) => {
+        return reply.uiMessageStream(request.params.id, { keepAlive: 10 })
+      })
+    },
+  })
+  const response = await fetch(`${server.url}/runs/${WORKFLOW}/stream`, { headers: { authorization: `Bearer ${server.token('alice')}` } })
+  const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader()
+  await server.app.agentEvents.emitThought(WORKFLOW, 'Waiting for the model.')
+  // Read until a comment line went by in the quiet spell, then the run ends.
+  let text = ''
+  while (!/^: keep-alive$/m.test(text.slice(text.indexOf('reasoning-end')))) text += (await reader.read()).value ?? ''
+  await server.app.agentEvents.emitResult(WORKFLOW, { content_type: 'text', content: 'Done.' })
+  for (let next = await reader.read(); next.done !== true; next = await reader.read()) text += next.value
+  t.match(text, /^: keep-alive$/m, 'comment lines were sent')
+  const { message, errors } = await read(text)
+  t.same(errors, [])
+  t.same(plain(message?.parts), [
+    { type: 'step-start' },
+    { type: 'reasoning', id: 'thought-1', text: 'Waiting for the model.', state: 'done' },
+    { type: 'text', text: 'Done.', state: 'done' },
+  ])
+})
