@@ -268,3 +268,13 @@ t.test('over HTTP: keep-alive comments between chunks are nothing to the AI SDK\
     { type: 'text', text: 'Done.', state: 'done' },
   ])
 })
+
+t.test('a run that ends with an empty result shows no empty text part', async (t) => {
+  const server = await startServer(t)
+  await server.app.agentEvents.emitThought(WORKFLOW, 'Nothing to say.')
+  await server.app.agentEvents.stream(WORKFLOW, { kind: 'result' }).end({ status: 'success' })
+  const { events } = await server.app.agentEvents.history(WORKFLOW, { limit: 100 })
+  const { message } = await read(sseOf(events))
+  t.same(message?.parts.map((part) => part.type), ['step-start', 'reasoning'])
+  t.same(message?.metadata, { result: { status: 'success', content_type: 'text' } })
+})

@@ -145,24 +145,23 @@ export class UiMessageChunkMachine {
    * message shows its text in the order it was written, around the calls between.
    */
   #write(messageId: string, kind: PartKind, text: string): UiMessageStreamChunk[] {
-    if (this.#endedMessages.has(messageId)) return []
+    // No text, no part: a run that ends with an empty result shows no empty text.
+    if (this.#endedMessages.has(messageId) || text.length === 0) return []
+    // Text belongs to the current step, a new one where the calls of the last one have ended.
+    const chunks = this.#beforeContent()
     let message = this.#openMessages.get(messageId)
-    // Where the message is new, or goes on with text, it belongs to the current step.
-    const chunks = message === undefined || text.length > 0 ? this.#beforeContent() : []
     if (message === undefined) {
       message = { kind, sent: 0, partId: undefined, parts: 0 }
       this.#openMessages.set(messageId, message)
     }
-    if (message.partId === undefined && (message.parts === 0 || text.length > 0)) {
+    if (message.partId === undefined) {
       message.partId = message.parts === 0 ? messageId : `${messageId}-${message.parts}`
       message.parts++
       chunks.push({ type: kind === 'reasoning' ? 'reasoning-start' : 'text-start', id: message.partId })
     }
-    if (text.length > 0 && message.partId !== undefined) {
-      const id = message.partId
-      chunks.push(kind === 'reasoning' ? { type: 'reasoning-delta', id, delta: text } : { type: 'text-delta', id, delta: text })
-      message.sent += text.length
-    }
+    const id = message.partId
+    chunks.push(kind === 'reasoning' ? { type: 'reasoning-delta', id, delta: text } : { type: 'text-delta', id, delta: text })
+    message.sent += text.length
     return chunks
   }
 
@@ -170,7 +169,9 @@ export class UiMessageChunkMachine {
   #finishMessage(messageId: string, kind: PartKind, content: string): UiMessageStreamChunk[] {
     if (this.#endedMessages.has(messageId)) return []
     const sent = this.#openMessages.get(messageId)?.sent ?? 0
-    return [...this.#write(messageId, kind, content.slice(sent)), ...this.#endMessage(messageId)]
+    const chunks = [...this.#write(messageId, kind, content.slice(sent)), ...this.#endMessage(messageId)]
+    this.#endedMessages.add(messageId)
+    return chunks
   }
 
   #endMessage(messageId: string | undefined): UiMessageStreamChunk[] {
