@@ -24,6 +24,8 @@ import { planCompaction } from './replay/compaction.ts'
 import { MessageStreams, type MessageStream, type MessageStreamOptions } from './streaming/message-streams.ts'
 import type { DeltaKind } from './schemas/index.ts'
 import { pipeAiSdkStream, type PipeOptions, type PipeResult } from './streaming/ai-sdk-pipe.ts'
+import { WorkflowEventReader } from './delivery/event-reader.ts'
+import type { WorkflowStreams } from './delivery/workflow-streams.ts'
 
 /**
  * Where an event goes. Without it, to the workflow's subscribers, recorded with `seq` and `id`.
@@ -57,6 +59,18 @@ export interface HistoryPage {
   compacted?: number
 }
 
+export interface EventsOptions {
+  /** Events with a greater `seq`. Default 0: from the oldest event the buffer holds. */
+  afterSeq?: number
+  /**
+   * Compact the part already recorded when the iteration starts, as `history()` with
+   * `compact: true` does; live events never are. Default false.
+   */
+  compact?: boolean
+  /** Aborting it ends the iteration (the loop's next step returns) and lets go of everything. */
+  signal?: AbortSignal
+}
+
 /** `fastify.agentEvents`. */
 export interface AgentEventsDecorator {
   emitThought(workflowId: string, content: string, target?: EmitTarget): Promise<AgentThoughtEvent>
@@ -76,10 +90,21 @@ export interface AgentEventsDecorator {
    * and `output`, an error or abort as one `agent:error`. Resolves once the stream has ended.
    */
   pipe<TOOLS extends ToolSet>(workflowId: string, fullStream: AsyncIterable<TextStreamPart<TOOLS>>, options?: PipeOptions): Promise<PipeResult>
+  /**
+   * A workflow's recorded events after `afterSeq`, replayed from the store, then live, in `seq`
+   * order, each once. It ends after the terminal event (`agent:result`, or an `agent:error` that
+   * does not only end a `thought` message), on `signal`, on `break`, or when the server closes. It
+   * reads the store only as fast as the loop asks. Events that left the buffer before they were
+   * read are skipped (`seq` jumps); a new life of the buffer after `afterSeq` or after an event
+   * handed out throws `FST_AGENT_EVENTS_HISTORY_RESET`.
+   */
+  events(workflowId: string, options?: EventsOptions): AsyncIterable<RecordedAgentEvent>
   /** Read the replay buffer: the first `limit` events after `afterSeq`. */
   history(workflowId: string, options?: HistoryOptions): Promise<HistoryPage>
   /** Authenticated sockets on this node. */
   getConnectedCount(): number
+  /** Event readers open on this node: `events()` loops and agent UI responses not ended yet. */
+  getReaderCount(): number
   /** The user id of a socket connected to this node. */
   getUserId(socketId: string): string | undefined
   /** The Socket.IO server: an escape hatch. */
@@ -90,6 +115,8 @@ export interface EmitterDependencies {
   io: Server
   namespace: Namespace
   store: ReplayStore
+  /** This node's ordered streams of the workflows followed here: what wakes event readers. */
+  streams: WorkflowStreams
   validate: boolean
   /** Largest event, in UTF-8 bytes of its JSON as sent. */
   maxEventBytes: number
@@ -102,6 +129,10 @@ export interface AgentEvents {
   decorator: AgentEventsDecorator
   /** End every message stream still open (`fastify.close()`). */
   abortOpenStreams(): Promise<void>
+  /** Open a reader of a workflow's events after checking its options (the bridges open it before answering). */
+  openReader(workflowId: string, options?: EventsOptions): WorkflowEventReader
+  /** End every event reader (`fastify.close()`): their loops return. */
+  closeReaders(): void
 }
 
 const INPUT_KEYS: ReadonlySet<string> = new Set(['type', 'workflowId', 'data'])
@@ -216,6 +247,8 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
       return pipeAiSdkStream(decorator, workflowId, fullStream, options)
     },
 
+    events: (workflowId, options) => openReader(workflowId, options),
+
     async history(workflowId, options = {}) {
       assertWorkflowId(workflowId)
       const afterSeq = options.afterSeq ?? 0
@@ -235,11 +268,40 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
     },
 
     getConnectedCount: () => namespace.sockets.size,
+    getReaderCount: () => readers.size,
     getUserId: (socketId) => {
       const socket = namespace.sockets.get(socketId)
       return socket === undefined ? undefined : identityOf(socket)?.userId
     },
     io,
+  }
+
+  const readers = new Set<WorkflowEventReader>()
+
+  function openReader(workflowId: string, options: EventsOptions = {}): WorkflowEventReader {
+    assertWorkflowId(workflowId)
+    if (typeof options !== 'object' || options === null) {
+      throw invalidEvent([{ field: 'options', message: 'must be an object { afterSeq?, compact?, signal? }' }])
+    }
+    const { afterSeq, compact, signal } = options
+    if (afterSeq !== undefined && (!Number.isSafeInteger(afterSeq) || afterSeq < 0)) {
+      throw invalidEvent([{ field: 'afterSeq', message: 'must be an integer >= 0' }])
+    }
+    if (compact !== undefined && typeof compact !== 'boolean') {
+      throw invalidEvent([{ field: 'compact', message: 'must be a boolean' }])
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw invalidEvent([{ field: 'signal', message: 'must be an AbortSignal' }])
+    }
+    const reader = new WorkflowEventReader(
+      deps.streams,
+      store,
+      workflowId,
+      { afterSeq, compact: compact ?? false, signal, maxEventBytes: deps.maxEventBytes },
+      (closed) => readers.delete(closed),
+    )
+    if (!reader.closed) readers.add(reader)
+    return reader
   }
 
   /** The first `limit` events after `afterSeq` once the range up to the last event is compacted. */
@@ -268,5 +330,12 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
     return { events, lastSeq: first.lastSeq, truncated: first.truncated, compacted: compaction.compacted }
   }
 
-  return { decorator, abortOpenStreams: () => messageStreams.abortAll() }
+  return {
+    decorator,
+    abortOpenStreams: () => messageStreams.abortAll(),
+    openReader,
+    closeReaders() {
+      for (const reader of [...readers]) reader.close()
+    },
+  }
 }

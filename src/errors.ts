@@ -64,3 +64,36 @@ export const StreamEndedError = createError<'FST_AGENT_EVENTS_STREAM_ENDED', 409
   'Message stream %s has already ended (%s): nothing more can be written to it',
   409,
 )
+
+/**
+ * The workflow's buffer started a new life (its store restarted or forgot it) after the events a
+ * reader was given, or the `afterSeq` it asked for is past the last event of the current life:
+ * `seq` restarted at 1, so the reader cannot go on where it was. Read the workflow again from the
+ * start, or ask the run's owner.
+ */
+export const HistoryResetError = createError<'FST_AGENT_EVENTS_HISTORY_RESET', 409, [workflowId: string, afterSeq: number]>(
+  'FST_AGENT_EVENTS_HISTORY_RESET',
+  'The events of workflow "%s" after seq %s are gone: its buffer started a new life and seq restarted at 1',
+  409,
+)
+
+/** An agent UI route was answered without an authenticated `request.user`. */
+export const UnauthorizedError = createError<'FST_AGENT_EVENTS_UNAUTHORIZED', 401, [reason: string]>(
+  'FST_AGENT_EVENTS_UNAUTHORIZED',
+  'Not authenticated: %s',
+  401,
+)
+
+/** The plugin's `authorize` denied the user this workflow on an agent UI route. */
+export const ForbiddenError = createError<'FST_AGENT_EVENTS_FORBIDDEN', 403, []>(
+  'FST_AGENT_EVENTS_FORBIDDEN',
+  'Not allowed to follow this workflow',
+  403,
+)
+
+/** A bridge was used without the optional peer dependency that speaks its protocol. */
+export const MissingPeerError = createError<'FST_AGENT_EVENTS_MISSING_PEER', 500, [feature: string, packages: string]>(
+  'FST_AGENT_EVENTS_MISSING_PEER',
+  '%s needs the optional peer dependencies %s: install them next to fastify-agent-events',
+  500,
+)

@@ -6,16 +6,23 @@ export type {
   AgentEventsDecorator,
   AgentEventInput,
   EmitTarget,
+  EventsOptions,
   HistoryOptions,
   HistoryPage,
 } from './emitters.ts'
 export type { MessageEndData, MessageStream, MessageStreamOptions } from './streaming/message-streams.ts'
 export type { PipeOptions, PipeResult } from './streaming/ai-sdk-pipe.ts'
+export type { AgUiOptions } from './bridges/ag-ui.ts'
+export type { SseStreamOptions } from './bridges/sse-responder.ts'
+export type { UiMessageStreamOptions } from './bridges/ui-message-stream-reply.ts'
+export type { UiMessageStreamMetadata } from './bridges/ui-message-stream.ts'
 export type {
   AgentEventsOptions,
   AgentEventsUser,
   AuthorizeContext,
   AuthorizeHook,
+  RequestAuthorizeContext,
+  SocketAuthorizeContext,
   FormatUser,
   RateLimitRule,
   TokenSource,
@@ -24,7 +31,11 @@ export type { TrustProxy } from './client-address.ts'
 export { DEFAULTS } from './options.ts'
 export {
   EventTooLargeError,
+  ForbiddenError,
+  HistoryResetError,
   InvalidOptionError,
+  MissingPeerError,
+  UnauthorizedError,
   InvalidEventError,
   MissingJwtError,
   StreamEndedError,

@@ -1,4 +1,5 @@
 import type { SignPayloadType, UserType } from '@fastify/jwt'
+import type { FastifyRequest } from 'fastify'
 import type { ServerOptions, Socket } from 'socket.io'
 import { compileTrustProxy, type TrustFunction, type TrustProxy } from './client-address.ts'
 import { InvalidOptionError } from './errors.ts'
@@ -18,12 +19,26 @@ export type FormatUser = (payload: SignPayloadType) => UserType
 
 export type TokenSource = 'auth' | 'header' | 'cookie'
 
-export interface AuthorizeContext {
+interface AuthorizeContextBase {
   user: AgentEventsUser
   userId: string
   workflowId: string
-  socket: Socket
 }
+
+/** A socket's `agent:subscribe`. */
+export interface SocketAuthorizeContext extends AuthorizeContextBase {
+  socket: Socket
+  request?: undefined
+}
+
+/** An agent UI route (`reply.agUi`…): the HTTP request that asks, and no socket. */
+export interface RequestAuthorizeContext extends AuthorizeContextBase {
+  request: FastifyRequest
+  socket?: undefined
+}
+
+/** Who asks to follow which workflow: over a socket (`socket` is set) or an HTTP route (`request` is set). */
+export type AuthorizeContext = SocketAuthorizeContext | RequestAuthorizeContext
 
 /** May this user follow this workflow? Throwing, rejecting or timing out denies. */
 export type AuthorizeHook = (context: AuthorizeContext) => boolean | Promise<boolean>

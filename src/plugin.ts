@@ -17,6 +17,8 @@ import { clockToleranceOf, createTokenExpiries } from './token-expiry.ts'
 import { createTokenRefreshHandler } from './token-refresh.ts'
 import { answerUnknownEvents } from './unknown-events.ts'
 import { WorkflowStreams } from './delivery/workflow-streams.ts'
+import { decorateAgentUiReplies } from './bridges/reply-decorators.ts'
+import { decorateUiMessageStreamReply } from './bridges/ui-message-stream-reply.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -93,12 +95,22 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       io,
       namespace,
       store: options.store,
+      streams,
       validate: options.validate,
       maxEventBytes: options.maxEventBytes,
       streamingWindowMs: options.streamingWindowMs,
       log,
     })
     fastify.decorate('agentEvents', agentEvents.decorator)
+    const agentUiContext = {
+      openReader: agentEvents.openReader,
+      authorize: options.authorize,
+      authorizeTimeout: options.authorizeTimeout,
+      userIdClaim: options.userIdClaim,
+      log,
+    }
+    decorateAgentUiReplies(fastify, agentUiContext)
+    decorateUiMessageStreamReply(fastify, agentUiContext)
 
     // Fastify's close() waits for open connections: tell this node's clients, then let them go.
     // Sessions that joined no namespace (a long poll held open) are closed here too, or the HTTP
@@ -106,6 +118,8 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
     fastify.addHook('preClose', async () => {
       // First, while clients are still connected: a message never ended ends with agent:error.
       await agentEvents.abortOpenStreams()
+      // An open event stream (an agent UI route's response) would hold the server open: end them.
+      agentEvents.closeReaders()
       await disconnectLocalSockets(namespace)
       if (ownsServer) io.engine.close()
     })

@@ -204,7 +204,7 @@ async function peerVerdict(peer: string, installedDir: string): Promise<{ versio
   return { version: entry?.version ?? 'missing', invalid: entry?.invalid === undefined ? [] : [entry.invalid] }
 }
 
-t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7, socket.io-client 4, react 18 and 19', async (t) => {
+t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 and node-redis 5 and 6 alike, ai 7, socket.io-client 4, react 18 and 19, AG-UI 1', async (t) => {
   const cases = [
     { peer: 'fastify', dir: 'fastify', major: '5' },
     { peer: '@fastify/jwt', dir: '@fastify/jwt', major: '10' },
@@ -217,6 +217,8 @@ t.test('the peer ranges accept the current major of every peer, ioredis 5 and 6 
     { peer: 'react', dir: 'react', major: '18' },
     // React 19 is installed apart from the root (see test/react.test.ts).
     { peer: 'react', dir: '../test/fixtures/react-19/node_modules/react', major: '19' },
+    { peer: '@ag-ui/core', dir: '@ag-ui/core', major: '1' },
+    { peer: '@ag-ui/encoder', dir: '@ag-ui/encoder', major: '1' },
   ]
   for (const { peer, dir, major } of cases) {
     const { version, invalid } = await peerVerdict(peer, dir)

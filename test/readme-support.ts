@@ -142,3 +142,25 @@ export async function aiTools() {
     }),
   }
 }
+
+/** The reader's own agent, for the AG-UI block: a streamed thought, a tool call, a streamed answer. */
+export async function runAgent(events: import('fastify-agent-events').AgentEventsDecorator, workflowId: string, _messages: unknown[]): Promise<void> {
+  const thought = events.stream(workflowId, { kind: 'thought' })
+  for (const piece of ['Looking ', 'it up.']) thought.write(piece)
+  await thought.end()
+  await events.emitToolCall(workflowId, { tool_name: 'weather', status: 'in_progress', tool_call_id: 'call-1', input: { city: 'Paris' } })
+  await events.emitToolCall(workflowId, { tool_name: 'weather', status: 'completed', tool_call_id: 'call-1', output: { sky: 'sunny' } })
+  const answer = events.stream(workflowId, { kind: 'result' })
+  for (const piece of ['It is ', 'sunny.']) answer.write(piece)
+  await answer.end({ status: 'success' })
+}
+
+/** Run an AG-UI endpoint with `@ag-ui/client`'s HttpAgent: the events' types, the run's result and its new messages' roles. */
+export async function agUiRun(url: string, token: string): Promise<{ types: string[]; result: unknown; roles: string[] }> {
+  const { HttpAgent } = await import('@ag-ui/client')
+  const agent = new HttpAgent({ url, headers: { authorization: `Bearer ${token}` }, threadId: 'thread-readme' })
+  const types: string[] = []
+  agent.subscribe({ onEvent: ({ event }) => void types.push(event.type) })
+  const { result, newMessages } = await agent.runAgent({ runId: 'run-readme' })
+  return { types, result, roles: newMessages.map((message) => message.role) }
+}

@@ -256,6 +256,83 @@ readme.report({
       results: 1,
     }),
   },
+  '`fastify.agentEvents` #1': {
+    prelude: `${CLIENT_PRELUDE}
+const app = readmeServer.app
+await app.agentEvents.emitThought(workflowId, 'one')
+setTimeout(() => void app.agentEvents.emitResult(workflowId, { content_type: 'text', content: 'done' }), 20)`,
+    epilogue: `
+const readmeReaders = app.agentEvents.getReaderCount()
+const readmeLast = (await app.agentEvents.history(workflowId)).lastSeq
+await readmeServer.close()
+readme.report({ readers: readmeReaders, lastSeq: readmeLast })`,
+    // The loop ended by itself after the result, and let go of its reader.
+    expect: () => ({ readers: 0, lastSeq: 2 }),
+  },
+  'AG-UI #1': {
+    prelude: `${SUPPORT_IMPORT}
+const runAgent = readme.runAgent`,
+    epilogue: `
+const readmeUrl = await readme.listen(app)
+const readmeRun = await readme.agUiRun(\`\${readmeUrl}/agent\`, app.jwt.sign({ sub: 'alice' }, { expiresIn: '1m' }))
+await app.close()
+readme.report(readmeRun)`,
+    expect: () => ({
+      types: [
+        'RUN_STARTED',
+        'REASONING_START', 'REASONING_MESSAGE_START', 'REASONING_MESSAGE_CONTENT', 'REASONING_MESSAGE_END', 'REASONING_END',
+        'TOOL_CALL_START', 'TOOL_CALL_ARGS', 'TOOL_CALL_END', 'TOOL_CALL_RESULT',
+        'TEXT_MESSAGE_START', 'TEXT_MESSAGE_CONTENT', 'TEXT_MESSAGE_END',
+        'RUN_FINISHED',
+      ],
+      result: { status: 'success', content_type: 'text', content: 'It is sunny.' },
+      roles: ['reasoning', 'assistant', 'tool', 'assistant'],
+    }),
+  },
+  'AI SDK (useChat) #1': {
+    // The reader's own agent and database: a run streams a thought and a short answer.
+    prelude: `${SUPPORT_IMPORT}
+const readmeRuns = new Map<string, string>()
+const db = {
+  runOwner: async (workflowId: string) => (workflowId.startsWith('alice.') ? 'alice' : 'bob'),
+  latestRun: async (chatId: string) => readmeRuns.get(chatId),
+}
+async function startAgentRun(chatId: string, _messages: unknown[], _user: unknown): Promise<string> {
+  const workflowId = \`alice.\${chatId}\`
+  readmeRuns.set(chatId, workflowId)
+  setTimeout(async () => {
+    await app.agentEvents.emitThought(workflowId, 'Thinking.')
+    const answer = app.agentEvents.stream(workflowId, { kind: 'result' })
+    answer.write('Hello')
+    await answer.end({ status: 'success' })
+  }, 20)
+  return workflowId
+}`,
+    epilogue: `
+const readmeUrl = await readme.listen(app)
+const readmeAs = (user: string) => ({ authorization: \`Bearer \${app.jwt.sign({ sub: user }, { expiresIn: '1m' })}\` })
+const readmePosted = await fetch(\`\${readmeUrl}/api/chat\`, {
+  method: 'POST',
+  headers: { ...readmeAs('alice'), 'content-type': 'application/json' },
+  body: JSON.stringify({ id: 'chat-1', messages: [] }),
+})
+const readmeStream = await readmePosted.text()
+const readmeChunks = readmeStream.split('\\n\\n').flatMap((message) => /^data: (\\{.*)$/m.exec(message)?.[1] ?? []).map((data) => JSON.parse(data).type)
+const readmeStatuses = {
+  resumed: (await fetch(\`\${readmeUrl}/api/chat/chat-1/stream\`, { headers: readmeAs('alice') })).status,
+  nothing: (await fetch(\`\${readmeUrl}/api/chat/chat-2/stream\`, { headers: readmeAs('alice') })).status,
+  denied: (await fetch(\`\${readmeUrl}/api/chat/chat-1/stream\`, { headers: readmeAs('bob') })).status,
+  anonymous: (await fetch(\`\${readmeUrl}/api/chat/chat-1/stream\`)).status,
+}
+await app.close()
+readme.report({ header: readmePosted.headers.get('x-vercel-ai-ui-message-stream'), chunks: readmeChunks, done: readmeStream.endsWith('data: [DONE]\\n\\n'), statuses: readmeStatuses })`,
+    expect: () => ({
+      header: 'v1',
+      chunks: ['start', 'start-step', 'reasoning-start', 'reasoning-delta', 'reasoning-end', 'text-start', 'text-delta', 'text-end', 'finish-step', 'finish'],
+      done: true,
+      statuses: { resumed: 200, nothing: 204, denied: 403, anonymous: 401 },
+    }),
+  },
   'Typed clients #1': {
     prelude: `${CLIENT_PRELUDE}
 await readmeServer.app.agentEvents.emitThought(workflowId, 'one')

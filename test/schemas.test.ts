@@ -122,4 +122,5 @@ t.test('the same probe sees fastify-agent-events load socket.io (the probe works
   t.ok(loaded.includes('socket.io'), 'socket.io')
   t.ok(loaded.includes('engine.io'), 'engine.io, required from CommonJS')
   t.ok(loaded.includes('fastify-plugin'), 'fastify-plugin')
+  t.same(loaded.filter((name) => name.startsWith('@ag-ui/') || name === 'ai'), [], 'the agent UI protocols\' packages are loaded only when a bridge first answers')
 })

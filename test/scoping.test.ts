@@ -34,7 +34,7 @@ t.test('authorize is asked with the user, user id, workflow id and socket; non-t
   const seen: Record<string, unknown>[] = []
   const server = await startServer(t, {
     authorize: async (context) => {
-      seen.push({ userId: context.userId, workflowId: context.workflowId, sub: (context.user as { sub?: string }).sub, socketId: context.socket.id })
+      seen.push({ userId: context.userId, workflowId: context.workflowId, sub: (context.user as { sub?: string }).sub, socketId: context.socket?.id })
       if (context.workflowId === 'throws') throw new Error('database down')
       if (context.workflowId === 'truthy') return 'yes' as unknown as boolean
       if (context.workflowId === 'slow') return new Promise<boolean>(() => {})

@@ -186,7 +186,7 @@ t.test('compact merges an aborted message\'s deltas (its error carries no text)'
   const stream = server.app.agentEvents.stream('wf', { kind: 'thought', messageId: 'm' })
   for (const word of ['one ', 'two ', 'three']) stream.write(word)
   const error = await stream.abort({ code: 'CANCELLED', message: 'the user stopped the run' })
-  t.same(error.data, { code: 'CANCELLED', message: 'the user stopped the run', messageId: 'm' })
+  t.same(error.data, { code: 'CANCELLED', message: 'the user stopped the run', messageId: 'm', kind: 'thought' })
   t.throws(() => stream.write('more'), { code: 'FST_AGENT_EVENTS_STREAM_ENDED' }, 'a write after abort throws')
   await t.rejects(stream.end(), { code: 'FST_AGENT_EVENTS_STREAM_ENDED' })
   await t.rejects(stream.abort({ code: 'X', message: 'again' }), { code: 'FST_AGENT_EVENTS_STREAM_ENDED' })

@@ -9,6 +9,7 @@ import agentEvents, {
   type MessageStream,
   type EmitTarget,
   type HistoryPage,
+  type AgUiOptions,
   type PipeResult,
   fastifyAgentEvents,
 } from 'fastify-agent-events'
@@ -114,5 +115,22 @@ describe('fastify.agentEvents', () => {
   test('events narrow on type', () => {
     const narrow = (event: AgentEvent) => (event.type === 'tool_call' ? event.data.status : undefined)
     expect(narrow).type.toBe<(event: AgentEvent) => ToolCallStatus | undefined>()
+  })
+})
+
+describe('events() and the agent UI replies', () => {
+  test('events() is an async iterable of recorded events', () => {
+    expect(events.events('wf-1')).type.toBe<AsyncIterable<RecordedAgentEvent>>()
+    expect(events.events).type.toBeCallableWith('wf-1', { afterSeq: 3, compact: true, signal: AbortSignal.timeout(10) })
+    expect(events.events).type.not.toBeCallableWith('wf-1', { afterSeq: '3' })
+  })
+
+  test('reply.agUi answers a route, with AG-UI run ids and the responder\'s options', () => {
+    app.post('/agent', async (_request, reply) => {
+      expect(reply.agUi('wf-1', { threadId: 't', runId: 'r', afterSeq: 2, resume: true, keepAlive: '5 seconds' })).type.toBe<Promise<typeof reply>>()
+      expect(reply.agUi).type.not.toBeCallableWith('wf-1', { threadId: 1 })
+      expect<AgUiOptions>().type.toBeAssignableFrom({ runId: 'r' })
+      return reply.agUi('wf-1')
+    })
   })
 })

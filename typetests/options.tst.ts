@@ -55,10 +55,26 @@ describe('registration options', () => {
         return true
       },
     })
-    expect<AuthorizeContext>().type.toBe<{ user: AgentEventsUser; userId: string; workflowId: string; socket: Socket }>()
+    expect<AuthorizeContext>().type.toBe<
+      | { user: AgentEventsUser; userId: string; workflowId: string; socket: Socket; request?: undefined }
+      | { user: AgentEventsUser; userId: string; workflowId: string; request: FastifyRequest; socket?: undefined }
+    >()
     expect<NonNullable<AgentEventsOptions['authorize']>>().type.toBeAssignableFrom(() => true)
     expect<NonNullable<AgentEventsOptions['authorize']>>().type.toBeAssignableFrom(async () => false)
     expect<NonNullable<AgentEventsOptions['authorize']>>().type.not.toBeAssignableFrom(() => 'yes')
+  })
+
+  test('authorize is asked over a socket or an HTTP route: testing one narrows to it', () => {
+    void app.register(agentEvents, {
+      authorize: (context) => {
+        if (context.socket !== undefined) expect(context.socket.id).type.toBe<string>()
+        else expect(context.request.headers).type.toBe<FastifyRequest['headers']>()
+        // A route's context has no socket, so it must be tested first:
+        // @ts-expect-error 'context.socket' is possibly 'undefined'
+        void context.socket.id
+        return true
+      },
+    })
   })
 
   test('without a FastifyJWT declaration, the user is typed as @fastify/jwt types request.user', () => {

@@ -76,6 +76,9 @@ export const ResultData = withId('AgentResultData', Type.Object(
 ))
 export type ResultData = Static<typeof ResultData> & Record<string, unknown>
 
+export const DELTA_KINDS = ['thought', 'result'] as const
+export type DeltaKind = (typeof DELTA_KINDS)[number]
+
 export const ErrorData = withId('AgentErrorData', Type.Object(
   {
     code: Type.String({ minLength: 1, description: 'Machine-readable error code, chosen by the app.', examples: ['TOOL_TIMEOUT'] }),
@@ -84,6 +87,13 @@ export const ErrorData = withId('AgentErrorData', Type.Object(
       Type.Unknown({ description: 'Anything that helps diagnose it, of any JSON type.', examples: [{ tool: 'search_orders' }] }),
     ),
     messageId: endsMessage('Set when this error ends a streamed message (aborted, or too large to record whole).'),
+    kind: Type.Optional(
+      Type.Enum(DELTA_KINDS, {
+        description:
+          'Set with `messageId`: the kind of the message this error ended. An error that ends a `thought` message ends that message only, not the run.',
+        examples: ['result'],
+      }),
+    ),
   },
   {
     description: 'Data of an `error` event.',
@@ -91,9 +101,6 @@ export const ErrorData = withId('AgentErrorData', Type.Object(
   },
 ))
 export type ErrorData = Static<typeof ErrorData>
-
-export const DELTA_KINDS = ['thought', 'result'] as const
-export type DeltaKind = (typeof DELTA_KINDS)[number]
 
 export const DeltaData = withId('AgentDeltaData', Type.Object(
   {

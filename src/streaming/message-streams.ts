@@ -43,12 +43,12 @@ export interface MessageStream<Kind extends DeltaKind = DeltaKind> {
    * Record what is pending, then the final event with the whole text: `agent:thought`
    * `{ content, messageId }` or `agent:result` `{ content_type: 'text', content, messageId, ...extraData }`.
    * Where that event would be over `maxEventBytes`, it records `agent:error`
-   * `{ code: 'MESSAGE_TOO_LARGE', messageId }` instead (the text went out in the deltas) and
+   * `{ code: 'MESSAGE_TOO_LARGE', messageId, kind }` instead (the text went out in the deltas) and
    * rejects with `FST_AGENT_EVENTS_EVENT_TOO_LARGE`. Invalid `extraData` rejects with
    * `FST_AGENT_EVENTS_INVALID_EVENT` and leaves the stream open.
    */
   end(extraData?: MessageEndData<Kind>): Promise<Kind extends 'result' ? AgentResultEvent : AgentThoughtEvent>
-  /** Record what is pending, then end the message with `agent:error` `{ ...error, messageId }`. */
+  /** Record what is pending, then end the message with `agent:error` `{ ...error, messageId, kind }`. */
   abort(error: ErrorData): Promise<AgentErrorEvent>
 }
 
@@ -235,7 +235,7 @@ class OpenMessageStream {
     if (typeof error !== 'object' || error === null || Array.isArray(error)) {
       throw invalidEvent([{ field: 'error', message: 'must be an object { code, message, details? }' }])
     }
-    return this.#finish({ type: 'error', workflowId: this.workflowId, data: { ...error, messageId: this.messageId } })
+    return this.#finish({ type: 'error', workflowId: this.workflowId, data: { ...error, messageId: this.messageId, kind: this.kind } })
   }
 
   /**
@@ -279,6 +279,7 @@ class OpenMessageStream {
 
   #tooLarge(size: number): ErrorData & { messageId: string } {
     return {
+      kind: this.kind,
       code: 'MESSAGE_TOO_LARGE',
       message: `The whole message (at least ${size} bytes) is over maxEventBytes (${this.streams.deps.maxEventBytes}): its text is in its deltas only`,
       messageId: this.messageId,
