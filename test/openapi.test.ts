@@ -196,8 +196,8 @@ function runExample(t: Test, port: string): { listening: Promise<string>; exited
 }
 
 t.test('examples/openapi.ts listens on PORT, by default on a port of its own beside the demo', async (t) => {
-  t.same(EXAMPLE_PORTS, { demo: 3000, openapi: 3001, basic: 3002 }, 'the defaults the README gives')
-  t.equal(new Set(Object.values(EXAMPLE_PORTS)).size, 3, 'no two share a default port')
+  t.same(EXAMPLE_PORTS, { demo: 3000, openapi: 3001, basic: 3002, agUi: 3003, useChat: 3005 }, 'the defaults the README gives')
+  t.equal(new Set(Object.values(EXAMPLE_PORTS)).size, 5, 'no two share a default port')
 
   const url = await runExample(t, '0').listening
   t.not(new URL(url).port, '0', 'PORT=0 took a free port')

@@ -14,9 +14,9 @@ import { README_SECRET } from './readme-support.ts'
 import { IOREDIS_MAJORS, NODE_REDIS_MAJORS, redisAvailable, startRedis } from './redis-server.ts'
 import { redisClusterAvailable, startRedisCluster } from './redis-cluster.ts'
 
-// The blocks are type-checked and each runs in a process of its own: on a busy machine that takes
-// longer than the default.
-t.setTimeout(300_000)
+// The blocks are type-checked and each runs in a process of its own (about 40 of them, a Redis
+// Cluster among them): on a busy 2-core machine that takes several minutes.
+t.setTimeout(600_000)
 const runProcess = promisify(execFile)
 const root = resolve(import.meta.dirname, '..')
 const readme = await readFile(join(root, 'README.md'), 'utf8')
