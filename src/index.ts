@@ -14,7 +14,7 @@ export type { MessageEndData, MessageStream, MessageStreamOptions } from './stre
 export type { PipeOptions, PipeResult } from './streaming/ai-sdk-pipe.ts'
 export type { AgUiOptions } from './bridges/ag-ui.ts'
 export type { SseStreamOptions } from './bridges/sse-responder.ts'
-export type { UiMessageStreamOptions } from './bridges/ui-message-stream-reply.ts'
+export type { UiMessageStreamOptions } from './bridges/reply-decorators.ts'
 export type { UiMessageStreamMetadata } from './bridges/ui-message-stream.ts'
 export type {
   AgentEventsOptions,

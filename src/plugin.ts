@@ -18,7 +18,6 @@ import { createTokenRefreshHandler } from './token-refresh.ts'
 import { answerUnknownEvents } from './unknown-events.ts'
 import { WorkflowStreams } from './delivery/workflow-streams.ts'
 import { decorateAgentUiReplies } from './bridges/reply-decorators.ts'
-import { decorateUiMessageStreamReply } from './bridges/ui-message-stream-reply.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -102,15 +101,13 @@ async function agentEvents(fastify: FastifyInstance, rawOptions: AgentEventsOpti
       log,
     })
     fastify.decorate('agentEvents', agentEvents.decorator)
-    const agentUiContext = {
+    decorateAgentUiReplies(fastify, {
       openReader: agentEvents.openReader,
       authorize: options.authorize,
       authorizeTimeout: options.authorizeTimeout,
       userIdClaim: options.userIdClaim,
       log,
-    }
-    decorateAgentUiReplies(fastify, agentUiContext)
-    decorateUiMessageStreamReply(fastify, agentUiContext)
+    })
 
     // Fastify's close() waits for open connections: tell this node's clients, then let them go.
     // Sessions that joined no namespace (a long poll held open) are closed here too, or the HTTP

@@ -1,13 +1,12 @@
 import type { AddressInfo } from 'node:net'
-import { HttpAgent, verifyEvents } from '@ag-ui/client'
+import { HttpAgent } from '@ag-ui/client'
 import type { BaseEvent } from '@ag-ui/core'
-import { EventSchemas } from '@ag-ui/core/schemas'
-import { from, lastValueFrom, toArray } from 'rxjs'
 import t, { type Test } from 'tap'
 import { buildAgUiApp } from '../examples/ag-ui.ts'
 import { SCRIPTS } from '../examples/demo/agent-run.ts'
+import { agUiEvents, types, verified } from './ag-ui-events.ts'
 import { startServer, until } from './helpers.ts'
-import { parseSse, readSse, readUntil, sseRequest, type SseMessageRead } from './sse-client.ts'
+import { keptOnResume, parseSse, readSse, readUntil, sseRequest, type SseMessageRead } from './sse-client.ts'
 
 const SECRET = 'example-secret-example-secret-123'
 
@@ -31,22 +30,6 @@ async function startExample(t: Test, extra: Partial<Parameters<typeof buildAgUiA
 function runInput(threadId: string, runId: string, scenario?: string): string {
   return JSON.stringify({ threadId, runId, messages: [], tools: [], context: [], state: {}, forwardedProps: scenario === undefined ? {} : { scenario } })
 }
-
-/** Every message's data as an AG-UI event, each checked by `@ag-ui/core`'s own schema. */
-function agUiEvents(t: Test, messages: readonly SseMessageRead[]): BaseEvent[] {
-  return messages.map((message) => {
-    const parsed = EventSchemas.safeParse(JSON.parse(message.data))
-    if (!parsed.success) t.fail(`not an AG-UI event: ${message.data}`, { issues: parsed.error.issues })
-    return JSON.parse(message.data) as BaseEvent
-  })
-}
-
-/** Resolves when `@ag-ui/client`'s verifier accepts the whole sequence; rejects with its complaint. */
-async function verified(events: readonly BaseEvent[]): Promise<BaseEvent[]> {
-  return lastValueFrom(from(events).pipe(verifyEvents(false), toArray()))
-}
-
-const types = (events: readonly BaseEvent[]): string[] => events.map((event) => event.type)
 
 /** Read a finished run's stream again from the start, through the example's GET route. */
 async function wholeRun(example: Example, user: string, runId: string, threadId: string): Promise<SseMessageRead[]> {
@@ -88,8 +71,9 @@ t.test('HttpAgent runs the example endpoint: reasoning, tool calls, a streamed a
   await verified(events)
   t.same(types(events), types(seen), 'read again, the run is the same sequence')
   t.equal(messages[0]?.id, undefined, 'RUN_STARTED is synthetic: no id')
-  const ids = messages.slice(1).map((message) => Number(message.id))
-  t.ok(ids.every((id, i) => Number.isInteger(id) && id > 0 && (i === 0 || id >= (ids[i - 1] as number))), 'every other message carries its event\'s seq as id, rising')
+  const ids = messages.flatMap((message) => (message.id === undefined ? [] : [Number(message.id)]))
+  t.ok(ids.every((id, i) => Number.isInteger(id) && id > 0 && (i === 0 || id > (ids[i - 1] as number))), 'each event\'s seq as id, rising, once per event')
+  t.equal(messages.at(-1)?.id, String(ids.at(-1)), 'the last message carries the terminal event\'s seq')
   t.equal(example.app.agentEvents.getReaderCount(), 0, 'no reader is left once the runs have ended')
 })
 
@@ -125,8 +109,9 @@ t.test('a stream cut in the middle of the answer resumes with Last-Event-ID, wit
   const headers = { authorization: `Bearer ${example.token('alice')}`, 'content-type': 'application/json' }
   const first = await sseRequest(`${example.url}/agent`, { method: 'POST', headers, body: runInput('thread-3', 'run-3') })
   const cut = await readUntil(first, (read) => read.messages.some((message) => message.data.includes('"TEXT_MESSAGE_CONTENT"')))
-  const lastId = cut.messages.at(-1)?.id as string
+  const lastId = cut.lastEventId as string
   t.ok(lastId, 'the cut stream had ids')
+  const kept = keptOnResume(cut.messages)
   release()
 
   const resumed = await fetch(`${example.url}/agent/runs/run-3/events?threadId=thread-3`, { headers: { ...headers, 'last-event-id': lastId } })
@@ -137,8 +122,8 @@ t.test('a stream cut in the middle of the answer resumes with Last-Event-ID, wit
   t.equal(restEvents[0]?.type, 'TEXT_MESSAGE_CONTENT', 'it goes on with the answer\'s next text')
 
   const whole = await wholeRun(example, 'alice', 'run-3', 'thread-3')
-  t.same([...cut.messages, ...rest], whole, 'cut + resumed = the uncut stream, message for message')
-  await verified(agUiEvents(t, [...cut.messages, ...rest]))
+  t.same([...kept, ...rest], whole, 'cut + resumed = the uncut stream, message for message')
+  await verified(agUiEvents(t, [...kept, ...rest]))
 })
 
 t.test('401 without a token or a request.user, 403 when authorize denies, 204 for a resume of nothing, 409 past the buffer', async (t) => {

@@ -13,9 +13,10 @@ import { checkSuccessMessage, parseUiMessageSse, plain, readMessage, sseBody, te
 
 const WORKFLOW = 'wf-ui-1'
 
-/** SSE messages as the responder frames them: those of a recorded event with `id: <seq>`. */
+/** SSE messages as the responder frames them: the last one of a recorded event with `id: <seq>`. */
 function encodeUiMessageSse(chunks: readonly UiMessageStreamChunk[], seq?: number): string {
-  return uiMessageSse(chunks).map((message) => (seq === undefined ? message : `id: ${seq}\n${message}`)).join('')
+  const messages = uiMessageSse(chunks)
+  return messages.map((message, i) => (seq === undefined || i < messages.length - 1 ? message : `id: ${seq}\n${message}`)).join('')
 }
 
 /**

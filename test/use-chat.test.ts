@@ -131,20 +131,22 @@ t.test('useChat: a failing run ends with an error chunk; the chat shows the erro
 async function readUntilAnswerStreams(response: Response): Promise<{ text: string; lastEventId: number }> {
   const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader()
   let received = ''
-  let cutAt: number | undefined
   for (;;) {
     const { value, done } = await reader.read()
     if (done === true) throw new Error('the stream ended before its answer was streamed')
     received += value
     const messages = received.split('\n\n').slice(0, -1)
     let kept = ''
+    let cutAt: number | undefined
     for (const message of messages) {
-      const id = /^id: (\d+)$/m.exec(message)?.[1]
-      if (cutAt !== undefined && id !== undefined && Number(id) > cutAt) {
+      // A message came after the first text delta's: the cut falls right after that event.
+      if (cutAt !== undefined) {
         await reader.cancel()
         return { text: kept, lastEventId: cutAt }
       }
-      if (cutAt === undefined && message.includes('"type":"text-delta"')) cutAt = Number(id)
+      const id = /^id: (\d+)$/m.exec(message)?.[1]
+      // A text delta is the last message of its event: it carries the event's seq.
+      if (id !== undefined && message.includes('"type":"text-delta"')) cutAt = Number(id)
       kept += `${message}\n\n`
     }
   }

@@ -1,5 +1,6 @@
-import type { RecordedAgentEvent } from '../schemas/index.ts'
+import type { RecordedAgentEvent, ToolCallData } from '../schemas/index.ts'
 import type { SseInterruption, SseMessage, SseOpening, SseProtocol } from './sse-protocol.ts'
+import { ToolCallIdentity, type ToolCallState } from './tool-call-identity.ts'
 
 /**
  * An AG-UI event as this bridge builds it: `type` and its fields, as `@ag-ui/core` 1.x defines
@@ -16,15 +17,6 @@ export type AgUiEncode = (event: AgUiEvent) => SseMessage
 export interface AgUiRunIds {
   threadId: string
   runId: string
-}
-
-/** A tool call as AG-UI sees it: started, its arguments ended or not. */
-interface OpenToolCall {
-  toolCallId: string
-  toolName: string
-  /** It has a `tool_call_id` of its own; otherwise it is told apart by `tool_name` and order. */
-  identified: boolean
-  argsEnded: boolean
 }
 
 /** Text and reasoning messages open in AG-UI, by `messageId`. */
@@ -46,14 +38,18 @@ const TEXT_CONTENT_TYPES = /^text(\/|$)/
  * | `tool_call`, first of a call | `TOOL_CALL_START`; with `input`: `TOOL_CALL_ARGS` (input as JSON) + `TOOL_CALL_END` |
  * | `tool_call`, later update with `input` | `TOOL_CALL_ARGS` + `TOOL_CALL_END` (once) |
  * | `tool_call` `completed` / `failed` | `TOOL_CALL_END` (if not yet), `TOOL_CALL_RESULT` |
+ * | `tool_call` of a call that has its result | nothing |
+ *
+ * Which call an update belongs to is `ToolCallIdentity`'s rule, the same as the UI message stream's.
  * | `error` ending a `thought` message | `REASONING_MESSAGE_END` + `REASONING_END` (the run goes on) |
  * | `result` | what is still open ended, a whole text answer as one text message, `RUN_FINISHED` with `result` = its data |
  * | `error` (terminal) | what is still open ended, `RUN_ERROR` |
  */
 export class AgUiProtocol implements SseProtocol {
   readonly #open: OpenMessages = new Map()
-  /** Calls whose result has not come, by AG-UI `toolCallId`, in the order they started. */
-  readonly #calls = new Map<string, OpenToolCall>()
+  readonly #calls = new ToolCallIdentity()
+  /** Calls started whose `TOOL_CALL_END` has not been sent, in the order they started. */
+  readonly #argsOpen = new Set<ToolCallState>()
   #finished = false
 
   constructor(
@@ -79,7 +75,7 @@ export class AgUiProtocol implements SseProtocol {
         this.#thought(event.data, event.seq, out)
         break
       case 'tool_call':
-        this.#toolCall(event.data, event.seq, out)
+        this.#toolCall(event.data as ToolCallData, event.seq, out)
         break
       case 'result':
         this.#result(event.data, event.seq, out)
@@ -125,53 +121,32 @@ export class AgUiProtocol implements SseProtocol {
     this.#endMessage(messageId, out)
   }
 
-  #toolCall(data: Record<string, unknown>, seq: number, out: AgUiEvent[]): void {
-    const toolName = data.tool_name as string
-    const call = this.#callOf(data, toolName, seq, out)
-    if (!call.argsEnded && data.input !== undefined) {
-      out.push({ type: 'TOOL_CALL_ARGS', toolCallId: call.toolCallId, delta: JSON.stringify(data.input) })
+  #toolCall(data: ToolCallData, seq: number, out: AgUiEvent[]): void {
+    const { call, opened, endedBefore } = this.#calls.track(data, seq)
+    // The call has had its result: AG-UI has no way to take it back or add to it.
+    if (endedBefore) return
+    if (opened) {
+      this.#argsOpen.add(call)
+      out.push({ type: 'TOOL_CALL_START', toolCallId: call.id, toolCallName: call.toolName })
+    }
+    if (this.#argsOpen.has(call) && data.input !== undefined) {
+      out.push({ type: 'TOOL_CALL_ARGS', toolCallId: call.id, delta: JSON.stringify(data.input) })
       this.#endArgs(call, out)
     }
-    if (data.status !== 'completed' && data.status !== 'failed') return
+    if (!call.ended) return
     this.#endArgs(call, out)
-    this.#calls.delete(call.toolCallId)
     out.push({
       type: 'TOOL_CALL_RESULT',
-      messageId: `${call.toolCallId}-result`,
-      toolCallId: call.toolCallId,
+      messageId: `${call.id}-result`,
+      toolCallId: call.id,
       role: 'tool',
       content: toolResultContent(data),
     })
   }
 
-  /**
-   * The call an update belongs to: by `tool_call_id`, else the oldest call of the same tool still
-   * waiting for its result; a new one (started now) when there is none.
-   */
-  #callOf(data: Record<string, unknown>, toolName: string, seq: number, out: AgUiEvent[]): OpenToolCall {
-    const givenId = typeof data.tool_call_id === 'string' ? data.tool_call_id : undefined
-    let call: OpenToolCall | undefined
-    if (givenId !== undefined) call = this.#calls.get(givenId)
-    else {
-      for (const open of this.#calls.values()) {
-        if (!open.identified && open.toolName === toolName) {
-          call = open
-          break
-        }
-      }
-    }
-    if (call !== undefined) return call
-    // A call without an id gets one from the seq of its first update.
-    call = { toolCallId: givenId ?? `call-${seq}`, toolName, identified: givenId !== undefined, argsEnded: false }
-    this.#calls.set(call.toolCallId, call)
-    out.push({ type: 'TOOL_CALL_START', toolCallId: call.toolCallId, toolCallName: toolName })
-    return call
-  }
-
-  #endArgs(call: OpenToolCall, out: AgUiEvent[]): void {
-    if (call.argsEnded) return
-    call.argsEnded = true
-    out.push({ type: 'TOOL_CALL_END', toolCallId: call.toolCallId })
+  #endArgs(call: ToolCallState, out: AgUiEvent[]): void {
+    if (!this.#argsOpen.delete(call)) return
+    out.push({ type: 'TOOL_CALL_END', toolCallId: call.id })
   }
 
   #result(data: Record<string, unknown>, seq: number, out: AgUiEvent[]): void {
@@ -220,8 +195,7 @@ export class AgUiProtocol implements SseProtocol {
   /** The run ends: AG-UI wants every message and tool call closed before `RUN_FINISHED`. */
   #endEverything(out: AgUiEvent[]): void {
     for (const messageId of [...this.#open.keys()]) this.#endMessage(messageId, out)
-    for (const call of this.#calls.values()) this.#endArgs(call, out)
-    this.#calls.clear()
+    for (const call of [...this.#argsOpen]) this.#endArgs(call, out)
   }
 }
 

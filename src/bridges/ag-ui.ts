@@ -1,4 +1,3 @@
-import type { FastifyReply } from 'fastify'
 import { MissingPeerError, invalidEvent } from '../errors.ts'
 import { AgUiProtocol, type AgUiEncode } from './ag-ui-protocol.ts'
 import type { SseBridge, SseStreamOptions } from './sse-responder.ts'
@@ -9,19 +8,6 @@ export interface AgUiOptions extends SseStreamOptions {
   threadId?: string
   /** `runId` of `RUN_STARTED` and `RUN_FINISHED`: the `RunAgentInput`'s. Default: the workflow id. */
   runId?: string
-}
-
-declare module 'fastify' {
-  interface FastifyReply {
-    /**
-     * Answer with the workflow's events as AG-UI events over server-sent events (`@ag-ui/core`
-     * 1.x, encoded by `@ag-ui/encoder`, both optional peers): replay, then live, until the run's
-     * result (`RUN_FINISHED`) or error (`RUN_ERROR`). `id:` is each event's `seq`; a request with
-     * `Last-Event-ID` goes on after it. Answers 401 without `request.user`, 403 when `authorize`
-     * denies. Resolves once the stream has ended.
-     */
-    agUi(workflowId: string, options?: AgUiOptions): Promise<FastifyReply>
-  }
 }
 
 const AG_UI_PACKAGES = '@ag-ui/core and @ag-ui/encoder'

@@ -3,7 +3,7 @@ import type { RecordedAgentEvent } from '../schemas/index.ts'
 /**
  * One server-sent events message as a protocol encodes it: its `data:` lines (and `event:` where
  * the protocol has one), ending with the blank line, without `id:`. The responder puts `id: <seq>`
- * in front of the messages of a recorded event.
+ * on the last message of a recorded event.
  */
 export type SseMessage = string
 
@@ -41,7 +41,7 @@ export interface SseInterruption {
 export interface SseProtocol {
   /** Messages before any recorded event (AG-UI's `RUN_STARTED`, the UI stream's `start`); sent without `id:`. */
   opening(context: SseOpening): SseMessage[]
-  /** The messages of one recorded event, in `seq` order; each is sent with `id: <seq>`. */
+  /** The messages of one recorded event, in `seq` order; the last one is sent with `id: <seq>`. */
   next(event: RecordedAgentEvent): SseMessage[]
   /** After the terminal event's own messages: sent without `id:`, then the response ends. */
   closing(terminal: RecordedAgentEvent): SseMessage[]

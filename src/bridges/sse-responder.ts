@@ -118,7 +118,7 @@ export async function respondWithSse(
       const messages = protocol.next(event)
       if (isTerminalEvent(event)) terminal = event
       if (resumedAfter !== undefined && event.seq <= resumedAfter) continue
-      if (messages.length > 0) await out.write(withId(event.seq, messages))
+      if (messages.length > 0) await out.write(withIdOnLast(event.seq, messages))
     }
     if (terminal !== undefined) await out.write(protocol.closing(terminal).join(''))
   } catch (error) {
@@ -135,11 +135,15 @@ export async function respondWithSse(
   return reply
 }
 
-/** The messages of one recorded event, each with its `seq` as `id:`, as one write. */
-function withId(seq: number, messages: readonly SseMessage[]): string {
-  let text = ''
-  for (const message of messages) text += `id: ${seq}\n${message}`
-  return text
+/**
+ * The messages of one recorded event as one write, `id: <seq>` on the last one only. A client's
+ * last event id is set when a message carrying `id:` is dispatched: were it on the first message,
+ * a client cut after that one would resume after `seq` and never get the rest of the event. With
+ * it on the last, such a client resumes after the event before and gets this one whole again.
+ */
+function withIdOnLast(seq: number, messages: readonly SseMessage[]): string {
+  const last = messages.length - 1
+  return messages.map((message, i) => (i === last ? `id: ${seq}\n${message}` : message)).join('')
 }
 
 function checkStreamOptions(options: SseStreamOptions): { afterSeq: number | undefined; resume: boolean; keepAliveMs: number } {

@@ -13,11 +13,19 @@ export interface ToolCallState {
 const ENDED_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed'])
 
 /**
- * Tells the tool calls of one workflow apart, from its recorded `tool_call` events in `seq` order.
- * A call is its `tool_call_id` where the event has one. Without it, a call is told apart by
- * `tool_name` and order: `pending` (or any update of a name with no open call) opens a new call,
- * whose id is `call-<seq>`; every later update of that name goes to its oldest open call. Ids come
- * from the events alone, so feeding the same events again gives the same ids.
+ * Tells the tool calls of one workflow apart, from its recorded `tool_call` events in `seq` order:
+ * the one rule of every bridge (AG-UI, the UI message stream), so that both name the same calls.
+ *
+ * - A call is its `tool_call_id` where the event has one, for the whole run: an update with that
+ *   id after the call has ended is still that call, never a new one.
+ * - Without it, a call is told apart by `tool_name` and order: `pending` always opens a new call;
+ *   any other update goes to the oldest call of that name not yet `completed` or `failed`, and
+ *   opens a new call where there is none. Such a call is forgotten once ended.
+ * - A new call without `tool_call_id` gets `call-<seq>` as its id.
+ * - A call ends with its `completed` or `failed` update; the bridges send nothing for an update
+ *   that comes after (`endedBefore`): its result stands.
+ *
+ * Ids come from the events alone, so feeding the same events again gives the same ids.
  */
 export class ToolCallIdentity {
   readonly #byId = new Map<string, ToolCallState>()
@@ -25,20 +33,22 @@ export class ToolCallIdentity {
   readonly #openUnnamed = new Map<string, ToolCallState[]>()
 
   /**
-   * The call that this event updates, and whether it opened it. A `completed` or `failed` update
-   * marks the call ended (its oldest-open place goes to the next call of that name).
+   * The call that this event updates, whether it opened it, and whether the call had ended before
+   * it. A `completed` or `failed` update marks the call ended (its oldest-open place goes to the
+   * next call of that name).
    */
-  track(data: ToolCallData, seq: number): { call: ToolCallState; opened: boolean } {
+  track(data: ToolCallData, seq: number): { call: ToolCallState; opened: boolean; endedBefore: boolean } {
     const found = this.peek(data)
     const call = found ?? this.#open(data, seq)
+    const endedBefore = call.ended
     if (ENDED_STATUSES.has(data.status) && !call.ended) {
       call.ended = true
       if (data.tool_call_id === undefined) this.#dropUnnamed(call)
     }
-    return { call, opened: found === undefined }
+    return { call, opened: found === undefined, endedBefore }
   }
 
-  /** The open call that this event would update, without tracking it; undefined where it opens one. */
+  /** The call that this event would update, without tracking it; undefined where it opens one. */
   peek(data: ToolCallData): ToolCallState | undefined {
     if (data.tool_call_id !== undefined) return this.#byId.get(data.tool_call_id)
     if (data.status === 'pending') return undefined

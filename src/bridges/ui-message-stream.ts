@@ -57,7 +57,8 @@ const TOOL_FAILED = 'The tool call failed'
  *   the client does not know the agent's tools), again once when a later update brings the input
  *   first (`{}` until then); `completed` sends `tool-output-available` (`output`, else `message`, else null);
  *   `in_progress` with an `output` sends it as `preliminary`; `failed` sends `tool-output-error`
- *   (`message`).
+ *   (`message`). Which call an update belongs to is `ToolCallIdentity`'s rule, AG-UI's too; an
+ *   update of a call that has ended sends nothing.
  * - Steps: one step is one model turn, as the AI SDK's agents make them. A step starts before the
  *   first part; a new one (`finish-step`, `start-step`) when a part, a call or more text comes
  *   after every call of the current step has ended. A message still being written then ends its
@@ -215,7 +216,9 @@ export class UiMessageChunkMachine {
     const chunks: UiMessageStreamChunk[] = []
     // A new call may start a new step: judged before this update can mark the call ended.
     const stepStart = this.#beforeNewCall(data)
-    const { call, opened } = this.#calls.track(data, seq)
+    const { call, opened, endedBefore } = this.#calls.track(data, seq)
+    // The call has had its output or its error: that stands.
+    if (endedBefore) return chunks
     const toolCallId = call.id
     if (opened) {
       chunks.push(...stepStart)
