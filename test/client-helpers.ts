@@ -1,6 +1,6 @@
 import type { Socket as ServerSocket } from 'socket.io'
 import type { Test } from 'tap'
-import { createAgentEventsClient, type AgentEventsClient, type AgentEventsClientOptions, type FollowOptions, type WorkflowRun } from '../src/client/index.ts'
+import { createAgentEventsClient, type AgentEventsClient, type AgentEventsClientOptions, type FollowOptions, type RunStatus, type WorkflowRun } from '../src/client/index.ts'
 import type { AgentEvent } from '../src/schemas/index.ts'
 import type { TestServer } from './helpers.ts'
 
@@ -21,13 +21,15 @@ export interface Followed {
   events: AgentEvent[]
   resets: string[]
   errors: { code: string }[]
+  /** Each status that `onStatus` told, in order. */
+  statuses: RunStatus[]
   /** Each event's seq and each reset (`reset:epoch`), in the order the run reported them. */
   log: (number | string)[]
 }
 
-/** Follow `workflowId`, keeping every event, reset and error the run reports. */
+/** Follow `workflowId`, keeping every event, reset, error and status the run reports. */
 export function follow(client: AgentEventsClient, workflowId: string, options: FollowOptions = {}): Followed {
-  const followed: Followed = { run: undefined as unknown as WorkflowRun, events: [], resets: [], errors: [], log: [] }
+  const followed: Followed = { run: undefined as unknown as WorkflowRun, events: [], resets: [], errors: [], statuses: [], log: [] }
   followed.run = client.follow(workflowId, {
     onEvent: (event) => {
       followed.events.push(event)
@@ -43,6 +45,10 @@ export function follow(client: AgentEventsClient, workflowId: string, options: F
       followed.errors.push(error)
       options.onError?.(error)
     },
+    onStatus: (status) => {
+      followed.statuses.push(status)
+      options.onStatus?.(status)
+    },
   })
   return followed
 }
@@ -52,6 +58,18 @@ export function statusReached(client: AgentEventsClient, status: AgentEventsClie
   if (client.status === status) return Promise.resolve()
   return new Promise((resolve) => {
     const stop = client.on('status', (now) => {
+      if (now !== status) return
+      stop()
+      resolve()
+    })
+  })
+}
+
+/** Resolve once `run` tells that its status is `status` (at once where it already is). */
+export function runStatusReached(run: WorkflowRun, status: RunStatus): Promise<void> {
+  if (run.status === status) return Promise.resolve()
+  return new Promise((resolve) => {
+    const stop = run.on('status', (now) => {
       if (now !== status) return
       stop()
       resolve()

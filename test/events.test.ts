@@ -50,7 +50,8 @@ t.test('afterSeq starts after it; compact leaves out the deltas of messages ende
   const answer = agentEvents.stream('wf', { kind: 'result', messageId: 'answer' })
   answer.write('Hel')
   answer.write('lo')
-  await until(() => true)
+  // Both deltas recorded before the reader starts: they fall in its replayed range, to be merged.
+  await until(async () => (await agentEvents.history('wf')).events.filter((event) => event.type === 'delta' && event.data.messageId === 'answer').length === 2)
   const afterTwo = agentEvents.events('wf', { afterSeq: 2, compact: true })
   const iterator = afterTwo[Symbol.asyncIterator]()
   const first = await iterator.next()

@@ -94,14 +94,7 @@ export function collect<T = Record<string, unknown>>(socket: ClientSocket, event
 
 export const AGENT_EVENTS = ['agent:thought', 'agent:tool_call', 'agent:result', 'agent:error']
 
-/** Wait until `predicate` holds, polling on the event loop (for counts that build up over many events). */
-export async function until(predicate: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-}
+export { until } from './until.ts'
 
 /** A successful `agent:subscribe` acknowledgement. */
 export interface SubscribeOk {

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { WorkflowStore, type WorkflowView } from '../src/react/workflow-store.ts'
 import { clientOf } from './client-helpers.ts'
-import { range, startServer, until, type TestServer } from './helpers.ts'
+import { connectAs, range, request, startServer, until, type SubscribeOk, type TestServer } from './helpers.ts'
 
 /** Sockets of this server in the room of `workflowId`: its subscribers. */
 function subscribers(server: TestServer, workflowId: string): number {
@@ -100,4 +100,38 @@ t.test('a refusal is the view\'s status and error', async (t) => {
   watch(store)
   await until(() => store.getSnapshot().status === 'forbidden', 10_000)
   t.match(store.getSnapshot(), { status: 'forbidden', error: { code: 'FORBIDDEN' }, events: [] })
+})
+
+t.test('a resume with nothing missed turns the view live, told by the run (no event comes to say it)', async (t) => {
+  const server = await startServer(t)
+  for (const index of range(1, 3)) await server.app.agentEvents.emitThought('wf-resume', `thought ${index}`)
+  const watcher = await connectAs(t, server, 'ada')
+  const { epoch } = await request<SubscribeOk>(watcher, 'agent:subscribe', { workflowId: 'wf-resume' })
+  watcher.disconnect()
+  const items = new Map([['agent-events:wf-resume', JSON.stringify({ lastSeq: 3, epoch })]])
+  const storage = {
+    getItem: (key: string) => items.get(key) ?? null,
+    setItem: (key: string, value: string) => void items.set(key, value),
+    removeItem: (key: string) => void items.delete(key),
+  }
+  const store = new WorkflowStore(clientOf(t, server, 'ada', { storage }), 'wf-resume')
+  const live = new Promise<WorkflowView>((resolve) => {
+    store.subscribe(() => {
+      if (store.getSnapshot().status === 'live') resolve(store.getSnapshot())
+    })
+  })
+  t.match(await live, { status: 'live', lastSeq: 3, events: [] }, 'live, with nothing handed out')
+})
+
+t.test('a store over a closed client shows closed', async (t) => {
+  const server = await startServer(t)
+  const client = clientOf(t, server, 'ada')
+  client.close()
+  const store = new WorkflowStore(client, 'wf-after-close')
+  const { views } = watch(store)
+  t.equal(store.getSnapshot().status, 'closed', 'the run that follow() gave back closed is shown closed')
+  // An exception in a client callback is thrown again on a timer of 0 (callApp): one turn of
+  // timers lets any surface, and fail this test.
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  t.ok(views.every((view) => view.status === 'closed'), 'and nothing else is told')
 })

@@ -9,6 +9,7 @@ import agentEvents from 'fastify-agent-events'
 import type { ClientToServerEvents, ServerToClientEvents } from 'fastify-agent-events/schemas'
 import { io, type Socket } from 'socket.io-client'
 import { RESULT_MARK } from './readme-blocks.ts'
+import { until as waitUntil } from './until.ts'
 
 export const README_SECRET = 'readme-test-secret-long-enough-for-hs256'
 
@@ -17,13 +18,9 @@ export function report(result: unknown): void {
   process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`)
 }
 
-/** Wait until `predicate` holds, on the event loop; fail after `ms`. */
-export async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setImmediate(resolve))
-  }
+/** Wait until `predicate` holds (an async one is awaited), on the event loop; fail after `ms`. */
+export function until(predicate: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  return waitUntil(predicate, ms)
 }
 
 /** Listen on a free port of 127.0.0.1; resolves with the origin. */

@@ -171,6 +171,8 @@ const showConnection = (status: string) => { statuses.push(status) }
 const resets: string[] = []
 const clearTimeline = (reason: string) => { resets.push(reason); rendered.length = 0 }
 const showError = (code: string) => { throw new Error(\`refused: \${code}\`) }
+const runStatuses: string[] = []
+const showRunStatus = (status: string) => { runStatuses.push(status) }
 for (let i = 1; i <= 2; i++) await readmeServer.app.agentEvents.emitThought(workflowId, \`before \${i}\`)`,
     epilogue: `
 await readme.until(() => rendered.length === 2)
@@ -182,8 +184,14 @@ await readme.until(() => rendered.length === 3 && run.status === 'live')
 const readmeRun = { lastSeq: run.lastSeq, status: run.status }
 client.close()
 await readmeServer.close()
-readme.report({ rendered, statuses, resets, run: readmeRun })`,
-    expect: () => ({ rendered: [1, 2, 3], statuses: ['online', 'offline', 'connecting', 'online', 'offline'], resets: [], run: { lastSeq: 3, status: 'live' } }),
+readme.report({ rendered, statuses, runStatuses, resets, run: readmeRun })`,
+    expect: () => ({
+      rendered: [1, 2, 3],
+      statuses: ['online', 'offline', 'connecting', 'online', 'offline'],
+      runStatuses: ['live', 'subscribing', 'live', 'closed'],
+      resets: [],
+      run: { lastSeq: 3, status: 'live' },
+    }),
   },
   'Streamed messages #1': {
     prelude: `${CLIENT_PRELUDE}

@@ -48,6 +48,7 @@ describe('follow', () => {
       },
       onReset: (info) => expect(info).type.toBe<ResetInfo>(),
       onError: (error) => expect(error).type.toBe<AgentEventsClientError>(),
+      onStatus: (status) => expect(status).type.toBe<RunStatus>(),
     })
     expect(run).type.toBe<WorkflowRun>()
     expect(run.lastSeq).type.toBe<number>()
@@ -56,6 +57,14 @@ describe('follow', () => {
     expect(run.messages).type.toBe<ReadonlyMap<string, StreamedMessage>>()
     expect<StreamedMessage['error']>().type.toBe<ErrorData | undefined>()
     expect<ResetInfo['reason']>().type.toBe<'truncated' | 'epoch'>()
+  })
+
+  test('a run\'s status listener is typed by name and returns the function that stops it', () => {
+    const run = client.follow('wf-1')
+    run.on('status', (status) => expect(status).type.toBe<RunStatus>())
+    expect(run.on('status', () => {})).type.toBe<() => void>()
+    expect(run.on).type.not.toBeCallableWith('event', () => {})
+    expect(run.on).type.not.toBeCallableWith('status', (status: number) => status)
   })
 
   test('a run is an async iterable of events', async () => {

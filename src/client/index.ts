@@ -8,6 +8,7 @@ export type {
   FollowOptions,
   PositionStorage,
   ResetInfo,
+  RunEvents,
   RunStatus,
   StreamedMessage,
   WorkflowRun,

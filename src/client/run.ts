@@ -4,7 +4,7 @@ import { EventQueue } from './event-queue.ts'
 import { applyToMessages } from './messages.ts'
 import { callApp } from './report-error.ts'
 import { readPosition, writePosition } from './storage.ts'
-import type { FollowOptions, PositionStorage, RunStatus, StreamedMessage, WorkflowRun } from './types.ts'
+import type { FollowOptions, PositionStorage, RunEvents, RunStatus, StreamedMessage, WorkflowRun } from './types.ts'
 
 type SubscribeOk = Extract<SubscribeAck, { ok: true }>
 
@@ -24,6 +24,7 @@ export class Run implements WorkflowRun {
   /** Events that came while `#request` waits: the replay. They are handed out once the answer tells whether a reset comes first. */
   #arrived: AgentEvent[] = []
   #queue: EventQueue<AgentEvent> | undefined
+  readonly #statusListeners = new Set<RunEvents['status']>()
 
   constructor(
     readonly workflowId: string,
@@ -42,7 +43,7 @@ export class Run implements WorkflowRun {
 
   /** Start a subscribe that resumes after `lastSeq`; events now wait for its answer. */
   subscribeRequest(): SubscribeRequest {
-    this.status = 'subscribing'
+    this.#setStatus('subscribing')
     this.#arrived = []
     this.#request = { workflowId: this.workflowId, afterSeq: this.lastSeq, compact: true, ...(this.epoch ? { epoch: this.epoch } : {}) }
     return this.#request
@@ -55,7 +56,7 @@ export class Run implements WorkflowRun {
   /** The connection is gone: whatever was on its way will come again with the next subscribe. */
   disconnected(): void {
     this.#request = undefined
-    if (!this.final) this.status = 'subscribing'
+    if (!this.final) this.#setStatus('subscribing')
   }
 
   receive(event: AgentEvent): void {
@@ -75,19 +76,25 @@ export class Run implements WorkflowRun {
       callApp(this.options.onReset, { reason })
     }
     this.epoch = ack.epoch
-    this.status = 'live'
     this.#save()
-    for (const event of this.#arrived.splice(0)) this.#handOut(event)
+    const arrived = this.#arrived.splice(0)
+    // Told even when nothing arrived (a resume with nothing missed): then no event would say it.
+    this.#setStatus('live')
+    for (const event of arrived) this.#handOut(event)
   }
 
   /** Refused for good: report once, never subscribe again. */
   refused(error: AgentEventsClientError): void {
     this.#end(error.code === 'FORBIDDEN' ? 'forbidden' : 'closed', error)
-    callApp(this.options.onError, error)
   }
 
   close(): void {
     this.#end('closed')
+  }
+
+  on<Name extends keyof RunEvents>(_name: Name, listener: RunEvents[Name]): () => void {
+    this.#statusListeners.add(listener)
+    return () => void this.#statusListeners.delete(listener)
   }
 
   [Symbol.asyncIterator](): AsyncIterator<AgentEvent> {
@@ -111,6 +118,24 @@ export class Run implements WorkflowRun {
     writePosition(this.storage, this.workflowId, undefined)
     this.#queue?.end(error)
     this.onClose(this)
+    // The refusal first, so that whoever hears of the final status can already know why.
+    if (error) callApp(this.options.onError, error)
+    this.#tellStatus()
+  }
+
+  #setStatus(status: RunStatus): void {
+    if (this.status === status) return
+    this.status = status
+    this.#tellStatus()
+  }
+
+  #tellStatus(): void {
+    const status = this.status
+    for (const listener of [this.options.onStatus, ...this.#statusListeners]) {
+      // A listener changed the status again (closed the run): the newer status has been told, this one is over.
+      if (this.status !== status) return
+      callApp(listener, status)
+    }
   }
 
   #handOut(event: AgentEvent): void {

@@ -58,6 +58,16 @@ export interface FollowOptions {
   onReset?: (info: ResetInfo) => void
   /** The subscribe was refused for good (`FORBIDDEN`, `TOO_MANY_SUBSCRIPTIONS`, `INVALID_REQUEST`). Called once. */
   onError?: (error: AgentEventsClientError) => void
+  /**
+   * Each change of `run.status`: `'live'` once the server has answered (also when it had nothing
+   * to hand out), `'subscribing'` after a disconnect, `'forbidden'` or `'closed'` at the end (after
+   * `onError`, for a refusal). The same as `run.on('status', fn)`.
+   */
+  onStatus?: (status: RunStatus) => void
+}
+
+export interface RunEvents {
+  status: (status: RunStatus) => void
 }
 
 export interface WorkflowRun extends AsyncIterable<AgentEvent> {
@@ -69,6 +79,8 @@ export interface WorkflowRun extends AsyncIterable<AgentEvent> {
   readonly status: RunStatus
   /** Streamed messages by `messageId`. */
   readonly messages: ReadonlyMap<string, StreamedMessage>
+  /** Listen to each change of `status` (as `onStatus` does); returns the function that stops listening. */
+  on<Name extends keyof RunEvents>(name: Name, listener: RunEvents[Name]): () => void
   /** Stop following: unsubscribe, end the async iterator, forget the stored position. */
   close(): void
 }

@@ -32,22 +32,18 @@ function initialView(status: RunStatus): WorkflowView {
 /** A view for no workflow at all (`useWorkflow(client, undefined)`). */
 export const NO_WORKFLOW_VIEW: WorkflowView = initialView('closed')
 
-/**
- * How often the status is read again while the run is subscribing. The client reports events,
- * resets and refusals, but not a subscription that turned live without handing out an event (a
- * resume with nothing missed); until it does, the status is looked at on this timer, and only
- * while it says `'subscribing'`.
- */
-const SUBSCRIBING_POLL_MS = 100
-
 export class WorkflowStore {
   readonly #client: AgentEventsClient
   readonly #workflowId: string
   readonly #listeners = new Set<() => void>()
   #view: WorkflowView = initialView('subscribing')
   #run: WorkflowRun | undefined
-  #stopClientStatus: (() => void) | undefined
-  #poll: ReturnType<typeof setInterval> | undefined
+  /**
+   * Which run the callbacks speak for: one closed since is no longer heard. A number rather than
+   * the run itself, because `follow` may already call `onStatus` (a closed client gives a closed
+   * run) before it has returned the run.
+   */
+  #generation = 0
   /** Events handed out since the last snapshot, and whether a reset came first. */
   #pending: AgentEvent[] = []
   #cleared = false
@@ -81,27 +77,30 @@ export class WorkflowStore {
     this.#cleared = true
     this.#error = undefined
     this.#reset = undefined
-    const run = this.#client.follow(this.#workflowId, {
+    const generation = ++this.#generation
+    this.#run = this.#client.follow(this.#workflowId, {
       onEvent: (event) => {
-        if (run !== this.#run) return
+        if (generation !== this.#generation) return
         this.#pending.push(event)
         this.#queueRefresh()
       },
       onReset: (info) => {
-        if (run !== this.#run) return
+        if (generation !== this.#generation) return
         this.#pending = []
         this.#cleared = true
         this.#reset = info
         this.#queueRefresh()
       },
       onError: (error) => {
-        if (run !== this.#run) return
+        if (generation !== this.#generation) return
         this.#error = error
         this.#queueRefresh()
       },
+      // Every change of status is told, a subscription that turns live with nothing to hand out included.
+      onStatus: () => {
+        if (generation === this.#generation) this.#queueRefresh()
+      },
     })
-    this.#run = run
-    this.#stopClientStatus = this.#client.on('status', () => this.#queueRefresh())
     this.#refresh()
   }
 
@@ -111,11 +110,9 @@ export class WorkflowStore {
     queueMicrotask(() => {
       if (!this.#closeQueued) return
       this.#closeQueued = false
+      this.#generation++
       this.#run?.close()
       this.#run = undefined
-      this.#stopClientStatus?.()
-      this.#stopClientStatus = undefined
-      this.#setPoll(false)
     })
   }
 
@@ -140,18 +137,8 @@ export class WorkflowStore {
     this.#pending = []
     this.#cleared = false
     const next = { events, messages, status: run.status, lastSeq: run.lastSeq, error: this.#error, reset: this.#reset }
-    this.#setPoll(next.status === 'subscribing')
     if ((Object.keys(next) as (keyof WorkflowView)[]).every((key) => next[key] === previous[key])) return
     this.#view = Object.freeze(next)
     for (const listener of this.#listeners) listener()
-  }
-
-  #setPoll(on: boolean): void {
-    if (on && this.#poll === undefined) {
-      this.#poll = setInterval(() => this.#refresh(), SUBSCRIBING_POLL_MS)
-    } else if (!on && this.#poll !== undefined) {
-      clearInterval(this.#poll)
-      this.#poll = undefined
-    }
   }
 }

@@ -136,7 +136,7 @@ let run
 
 function follow(workflowId) {
   run?.close()
-  run = client.follow(workflowId, { onEvent, onReset, onError })
+  run = client.follow(workflowId, { onEvent, onReset, onError, onStatus })
   // The client resumes from what it stored for this workflow: after a reload, the last seq shown.
   state.resumedAfter = run.lastSeq
   state.received = 0
@@ -177,6 +177,12 @@ function onError(error) {
   persist()
   showConnection()
   showRunState()
+}
+
+/** The run turned live (also with nothing to hand out), lost its connection, or ended. */
+function onStatus() {
+  showConnection()
+  showSummary()
 }
 
 // ---- the timeline ----
@@ -306,11 +312,8 @@ function element(tag, className, ...children) {
 
 /**
  * The header's pill: the connection, and once connected, whether the run's subscription is
- * answered. The client reports its connection, but not the moment a subscription turns live
- * without an event (a resume with nothing missed): while it is subscribing, it is looked at again
- * on a short timer.
+ * answered (the client tells both: `client.on('status')` and the run's `onStatus`).
  */
-let subscribingTimer
 function showConnection() {
   const status = client.status === 'online'
     ? (run?.status === 'subscribing' ? 'subscribing' : run?.status === 'live' ? 'live' : 'connected')
@@ -319,12 +322,6 @@ function showConnection() {
   document.body.dataset.connection = status
   elements.connection.dataset.state = status
   elements.connection.textContent = label
-  if (status === 'subscribing') subscribingTimer ??= setInterval(showConnection, 100)
-  else if (subscribingTimer !== undefined) {
-    clearInterval(subscribingTimer)
-    subscribingTimer = undefined
-    showSummary()
-  }
 }
 
 function showUser() {
