@@ -71,11 +71,16 @@ class Client implements AgentEventsClient {
     if (!WORKFLOW_ID.test(workflowId)) {
       throw new AgentEventsClientError('FST_AGENT_EVENTS_INVALID_WORKFLOW_ID', `workflowId must match ${WORKFLOW_ID.source}`)
     }
-    const run = new Run(workflowId, options, this.#storage, (closed) => this.#forget(closed))
+    const others = this.#runsOf(workflowId)
+    // The stored position is the first run's: a second view of the same workflow wants all of
+    // it, so it starts from the buffer, without storage.
+    const run = new Run(workflowId, options, others.length === 0 ? this.#storage : undefined, (closed) => this.#forget(closed))
     if (this.#closed) run.close()
     else {
       this.#runs.add(run)
-      this.#subscribe(run)
+      // One subscription per workflow and connection: a run that joins one already made asks
+      // for it again from the lowest position, each run dropping what it already had by `seq`.
+      this.#subscribe(workflowId, others.length > 0)
     }
     return run
   }
@@ -105,7 +110,7 @@ class Client implements AgentEventsClient {
     this.#failures = 0
     this.#setStatus('online')
     this.#refresh?.start(this.#handshakeToken)
-    for (const run of this.#runs) this.#subscribe(run)
+    for (const workflowId of new Set([...this.#runs].map((run) => run.workflowId))) this.#subscribe(workflowId)
   }
 
   #disconnected(): void {
@@ -136,17 +141,39 @@ class Client implements AgentEventsClient {
     }, delay)
   }
 
-  #subscribe(run: Run): void {
+  #runsOf(workflowId: string): Run[] {
+    return [...this.#runs].filter((run) => run.workflowId === workflowId && !run.final)
+  }
+
+  /**
+   * Subscribe the workflow for every run that follows it, after the lowest `lastSeq` among them.
+   * `again`: the socket is subscribed already; unsubscribe first (the server refuses a second
+   * subscribe), the runs holding what arrives meanwhile like any replay.
+   */
+  #subscribe(workflowId: string, again = false): void {
     const socket = this.#socket
-    if (!socket.connected || run.final) return
-    const request = run.subscribeRequest()
-    socket.timeout(ACK_TIMEOUT_MS).emit('agent:subscribe', request, (timedOut: Error | null, ack: SubscribeAck) => {
-      if (!run.isWaitingFor(request)) return
-      if (timedOut) return void socket.disconnect()
-      if (ack.ok) return run.accepted(ack)
-      const refusal: Refusal = ack.error
-      if (FINAL_REFUSALS.has(refusal.code)) run.refused(new AgentEventsClientError(refusal.code, refusal.message))
-      else this.#timers.later(() => run.isWaitingFor(request) && this.#subscribe(run), refusal.retryAfterMs ?? retryDelay(2))
+    const runs = this.#runsOf(workflowId)
+    if (!socket.connected || runs.length === 0) return
+    const from = runs.reduce((lowest, run) => (run.lastSeq < lowest.lastSeq ? run : lowest))
+    const request = { workflowId, afterSeq: from.lastSeq, compact: true, ...(from.epoch ? { epoch: from.epoch } : {}) }
+    for (const run of runs) run.waitFor(request)
+    const waiting = (): Run[] => this.#runsOf(workflowId).filter((run) => run.isWaitingFor(request))
+    const send = (): void => {
+      socket.timeout(ACK_TIMEOUT_MS).emit('agent:subscribe', request, (timedOut: Error | null, ack: SubscribeAck) => {
+        const runs = waiting()
+        if (runs.length === 0) return
+        if (timedOut) return void socket.disconnect()
+        if (ack.ok) return runs.forEach((run) => run.accepted(ack))
+        const refusal: Refusal = ack.error
+        const error = new AgentEventsClientError(refusal.code, refusal.message)
+        if (FINAL_REFUSALS.has(refusal.code)) runs.forEach((run) => run.refused(error))
+        else this.#timers.later(() => waiting().length > 0 && this.#subscribe(workflowId), refusal.retryAfterMs ?? retryDelay(2))
+      })
+    }
+    if (!again) return send()
+    socket.timeout(ACK_TIMEOUT_MS).emit('agent:unsubscribe', { workflowId }, (timedOut: Error | null) => {
+      if (timedOut) socket.disconnect()
+      else if (waiting().length > 0) send()
     })
   }
 

@@ -41,12 +41,11 @@ export class Run implements WorkflowRun {
     return this.status === 'forbidden' || this.status === 'closed'
   }
 
-  /** Start a subscribe that resumes after `lastSeq`; events now wait for its answer. */
-  subscribeRequest(): SubscribeRequest {
+  /** A subscribe (for this run, and for any other run of the workflow) was sent: events now wait for its answer. */
+  waitFor(request: SubscribeRequest): void {
     this.#setStatus('subscribing')
     this.#arrived = []
-    this.#request = { workflowId: this.workflowId, afterSeq: this.lastSeq, compact: true, ...(this.epoch ? { epoch: this.epoch } : {}) }
-    return this.#request
+    this.#request = request
   }
 
   isWaitingFor(request: SubscribeRequest): boolean {
@@ -67,17 +66,23 @@ export class Run implements WorkflowRun {
   }
 
   accepted(ack: SubscribeOk): void {
+    const afterSeq = this.#request?.afterSeq ?? 0
     this.#request = undefined
+    // In `seq` order: live events of a subscription being replaced (another run joined) may come
+    // before the replay of the new one.
+    const arrived = this.#arrived.splice(0).sort((a, b) => (a.seq as number) - (b.seq as number))
+    const epochChanged = this.epoch !== undefined && ack.epoch !== this.epoch
+    // `truncated` speaks of the subscribe's position. A run ahead of it (another run of the
+    // workflow asked from further back) lost nothing where the replay reaches back to its own.
+    const truncated = ack.truncated && (this.lastSeq <= afterSeq || !arrived.some((event) => (event.seq ?? Infinity) <= this.lastSeq + 1))
     // A reset only matters when something was handed out; a first subscribe simply starts from the buffer.
-    if (this.lastSeq > 0 && (ack.truncated || (this.epoch !== undefined && ack.epoch !== this.epoch))) {
-      const reason = this.epoch !== undefined && ack.epoch !== this.epoch ? 'epoch' : 'truncated'
+    if (this.lastSeq > 0 && (truncated || epochChanged)) {
       this.lastSeq = 0
       this.messages.clear()
-      callApp(this.options.onReset, { reason })
+      callApp(this.options.onReset, { reason: epochChanged ? 'epoch' : 'truncated' })
     }
     this.epoch = ack.epoch
     this.#save()
-    const arrived = this.#arrived.splice(0)
     // Told even when nothing arrived (a resume with nothing missed): then no event would say it.
     this.#setStatus('live')
     for (const event of arrived) this.#handOut(event)
