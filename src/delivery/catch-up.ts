@@ -3,6 +3,7 @@ import { planCompaction, type ReplayCompaction } from '../replay/compaction.ts'
 import type { ReplayStore } from '../replay/replay-store.ts'
 import { WIRE_EVENT_NAMES, type RecordedAgentEvent } from '../schemas/index.ts'
 import { unsentBytes, whenUnsentBelow } from '../transport-backlog.ts'
+import { LiveBacklog } from './live-backlog.ts'
 import { GAP_REPAIR_DELAY_MS, type StreamListener, type WorkflowStream } from './workflow-stream.ts'
 
 /**
@@ -58,9 +59,7 @@ export class EpochChangedDuringSubscribe extends Error {}
  * boundary. Live events forwarded meanwhile are kept (up to `MAX_PENDING`) and sent in order.
  */
 export class CatchUp implements StreamListener {
-  #pending: RecordedAgentEvent[] = []
-  /** Live events were dropped from `#pending`: read the store again before trusting it. */
-  #overflowed = false
+  readonly #pending = new LiveBacklog(MAX_PENDING)
   #cancelled = false
   #restarted = false
   #wake: (() => void) | undefined
@@ -82,13 +81,7 @@ export class CatchUp implements StreamListener {
   }
 
   onForward(event: RecordedAgentEvent): void {
-    if (!this.#overflowed) {
-      if (this.#pending.length < MAX_PENDING) this.#pending.push(event)
-      else {
-        this.#overflowed = true
-        this.#pending = []
-      }
-    }
+    this.#pending.add(event)
     this.#wake?.()
   }
 
@@ -109,7 +102,7 @@ export class CatchUp implements StreamListener {
       return await this.#run(request)
     } finally {
       this.stream.unlisten(this)
-      this.#pending = []
+      this.#pending.clear()
     }
   }
 
@@ -164,7 +157,7 @@ export class CatchUp implements StreamListener {
         }
         continue
       }
-      page = this.#takePending()
+      page = this.#pending.take(this.#cursor)
       if (page !== undefined) continue
       const more = await store.read(workflowId, { afterSeq: this.#cursor, limit: CATCH_UP_PAGE })
       this.#assertActive()
@@ -175,7 +168,7 @@ export class CatchUp implements StreamListener {
       }
       // The store holds nothing past the cursor any more (evicted): go on from what is left.
       this.#truncated ||= this.#replaying
-      const next = this.#overflowed ? undefined : this.#pending.find((event) => event.seq > this.#cursor)
+      const next = this.#pending.firstAfter(this.#cursor)
       this.#cursor = Math.max(this.#cursor, next === undefined ? upTo : next.seq - 1)
     }
   }
@@ -200,21 +193,6 @@ export class CatchUp implements StreamListener {
       this.#cursor = event.seq
       this.#replayed++
     }
-  }
-
-  /** The live events that follow the cursor without a hole, or `undefined` when the store must be read. */
-  #takePending(): RecordedAgentEvent[] | undefined {
-    if (this.#overflowed) {
-      // Start collecting again now: the read that follows covers everything forwarded before.
-      this.#overflowed = false
-      this.#pending = []
-      return undefined
-    }
-    const start = this.#pending.findIndex((event) => event.seq > this.#cursor)
-    if (start === -1 || (this.#pending[start] as RecordedAgentEvent).seq !== this.#cursor + 1) return undefined
-    const page = this.#pending.slice(start)
-    this.#pending = []
-    return page
   }
 
   /**

@@ -2,6 +2,7 @@ import { HistoryResetError } from '../errors.ts'
 import { planCompaction, type ReplayCompaction } from '../replay/compaction.ts'
 import type { ReplayRange, ReplayStore } from '../replay/replay-store.ts'
 import type { RecordedAgentEvent } from '../schemas/index.ts'
+import { LiveBacklog } from './live-backlog.ts'
 import { isTerminalEvent } from './terminal-event.ts'
 import type { StreamListener, WorkflowStream } from './workflow-stream.ts'
 import type { WorkflowStreams } from './workflow-streams.ts'
@@ -56,8 +57,7 @@ export class WorkflowEventReader implements StreamListener, AsyncIterable<Record
   /** Where the reader started: a new life of the buffer is harmless only while nothing past it was handed out. */
   readonly #startedAt: number
   #firstPage: RecordedAgentEvent[] | undefined
-  #pending: RecordedAgentEvent[] = []
-  #overflowed = false
+  readonly #pending = new LiveBacklog(MAX_PENDING)
   /** Something happened since the last read (an event, a restart, an abort): read again before sleeping. */
   #woken = false
   #wake: (() => void) | undefined
@@ -86,13 +86,7 @@ export class WorkflowEventReader implements StreamListener, AsyncIterable<Record
 
   onForward(event: RecordedAgentEvent): void {
     if (event.seq <= this.#cursor) return
-    if (!this.#overflowed) {
-      if (this.#pending.length < MAX_PENDING) this.#pending.push(event)
-      else {
-        this.#overflowed = true
-        this.#pending = []
-      }
-    }
+    this.#pending.add(event)
     this.#signal()
   }
 
@@ -199,8 +193,7 @@ export class WorkflowEventReader implements StreamListener, AsyncIterable<Record
   /** A new life of the buffer: harmless while nothing past where the reader started was handed out. */
   #assertSameLife(): void {
     if (this.#cursor > 0 || this.#startedAt > 0) throw new HistoryResetError(this.workflowId, this.#cursor)
-    this.#pending = []
-    this.#overflowed = false
+    this.#pending.clear()
     this.#restarted = false
     // A restart lets go of the stream's listeners: listen to the new life.
     this.#stream?.listen(this)
@@ -208,21 +201,8 @@ export class WorkflowEventReader implements StreamListener, AsyncIterable<Record
 
   /** The live events that follow the cursor without a hole, or `undefined` when the store must be read. */
   #takePending(): RecordedAgentEvent[] | undefined {
-    if (this.#overflowed) {
-      // Collect again from now on: the read that follows covers everything heard before.
-      this.#overflowed = false
-      this.#pending = []
-      return undefined
-    }
-    const start = this.#pending.findIndex((event) => event.seq > this.#cursor)
-    if (start === -1) {
-      this.#pending = []
-      return undefined
-    }
-    if ((this.#pending[start] as RecordedAgentEvent).seq !== this.#cursor + 1) return undefined
-    const page = this.#pending.slice(start)
-    this.#pending = []
-    this.#woken = false
+    const page = this.#pending.take(this.#cursor)
+    if (page !== undefined) this.#woken = false
     return page
   }
 
@@ -246,7 +226,7 @@ export class WorkflowEventReader implements StreamListener, AsyncIterable<Record
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#pending = []
+    this.#pending.clear()
     this.#firstPage = undefined
     this.options.signal?.removeEventListener('abort', this.#abort)
     if (this.#stream !== undefined) {
