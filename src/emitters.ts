@@ -3,7 +3,7 @@ import type { Namespace, Server } from 'socket.io'
 import type { TextStreamPart, ToolSet } from 'ai'
 import { invalidEvent, type EventValidationIssue } from './errors.ts'
 import { createEventSizeCheck } from './event-size.ts'
-import { assertRoutable, assertValidEvent, assertWorkflowId } from './event-validation.ts'
+import { assertOptionalBoolean, assertOptionalSeq, assertRoutable, assertValidEvent, assertWorkflowId } from './event-validation.ts'
 import type { ReplayStore, UnrecordedAgentEvent } from './replay/replay-store.ts'
 import { userRoom } from './rooms.ts'
 import {
@@ -253,15 +253,11 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
       assertWorkflowId(workflowId)
       const afterSeq = options.afterSeq ?? 0
       const limit = options.limit ?? HISTORY_LIMIT.default
-      if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
-        throw invalidEvent([{ field: 'afterSeq', message: 'must be an integer >= 0' }])
-      }
+      assertOptionalSeq('afterSeq', afterSeq)
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > HISTORY_LIMIT.max) {
         throw invalidEvent([{ field: 'limit', message: `must be an integer from 1 to ${HISTORY_LIMIT.max}` }])
       }
-      if (options.compact !== undefined && typeof options.compact !== 'boolean') {
-        throw invalidEvent([{ field: 'compact', message: 'must be a boolean' }])
-      }
+      assertOptionalBoolean('compact', options.compact)
       if (options.compact === true) return compactedHistory(workflowId, afterSeq, limit)
       const range = await store.read(workflowId, { afterSeq, limit })
       return { events: range.events, lastSeq: range.lastSeq, truncated: range.truncated }
@@ -284,12 +280,8 @@ export function createAgentEvents(deps: EmitterDependencies): AgentEvents {
       throw invalidEvent([{ field: 'options', message: 'must be an object { afterSeq?, compact?, signal? }' }])
     }
     const { afterSeq, compact, signal } = options
-    if (afterSeq !== undefined && (!Number.isSafeInteger(afterSeq) || afterSeq < 0)) {
-      throw invalidEvent([{ field: 'afterSeq', message: 'must be an integer >= 0' }])
-    }
-    if (compact !== undefined && typeof compact !== 'boolean') {
-      throw invalidEvent([{ field: 'compact', message: 'must be a boolean' }])
-    }
+    assertOptionalSeq('afterSeq', afterSeq)
+    assertOptionalBoolean('compact', compact)
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw invalidEvent([{ field: 'signal', message: 'must be an AbortSignal' }])
     }

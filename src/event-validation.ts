@@ -35,6 +35,16 @@ export function assertWorkflowId(workflowId: unknown): void {
   if (!isWorkflowId(workflowId)) reject([WORKFLOW_ID_ISSUE])
 }
 
+/** A read's position (`afterSeq`, where given): the `seq` of an event, an integer >= 0. */
+export function assertOptionalSeq(field: string, value: unknown): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) reject([{ field, message: 'must be an integer >= 0' }])
+}
+
+/** A read's switch (`compact`, `resume`), where given. */
+export function assertOptionalBoolean(field: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') reject([{ field, message: 'must be a boolean' }])
+}
+
 /**
  * Checks that always run, even with `validate: false`: the type must be known and the workflow id
  * well formed, because both pick the room and the wire event name.

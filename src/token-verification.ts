@@ -16,6 +16,16 @@ function codeOfVerifierError(error: unknown): RefusedToken {
   return { ok: false, code: 'AUTH_INVALID', cause: typeof code === 'string' ? code : 'VERIFY_FAILED' }
 }
 
+/**
+ * The user id that a token's claims (or `request.user`) name under `userIdClaim`: a non-empty
+ * string, or a finite number as its string; `undefined` otherwise.
+ */
+export function userIdOf(claims: Record<string, unknown>, userIdClaim: string): string | undefined {
+  const claim = claims[userIdClaim]
+  const userId = typeof claim === 'number' && Number.isFinite(claim) ? String(claim) : claim
+  return typeof userId === 'string' && userId.length > 0 ? userId : undefined
+}
+
 /** Verify a JWT exactly as the app's REST routes do, through `fastify.jwt.verify`. */
 export function verifyToken(
   fastify: FastifyInstance,
@@ -40,9 +50,8 @@ export function verifyToken(
     return { ok: false, code: 'AUTH_INVALID', cause: 'BAD_EXP' }
   }
   if (exp === undefined && options.requireExp) return { ok: false, code: 'AUTH_INVALID', cause: 'MISSING_EXP' }
-  const rawUserId = claims[options.userIdClaim]
-  const userId = typeof rawUserId === 'number' && Number.isFinite(rawUserId) ? String(rawUserId) : rawUserId
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
+  const userId = userIdOf(claims, options.userIdClaim)
+  if (userId === undefined || userId.length > 256) {
     return { ok: false, code: 'AUTH_INVALID_PAYLOAD', cause: 'NO_USER_ID' }
   }
   // The user id and expiry are claims of the token; `user` is what the app's routes see as `request.user`.

@@ -5,7 +5,8 @@ import type { EventReaderStart, WorkflowEventReader } from '../delivery/event-re
 import { isTerminalEvent } from '../delivery/terminal-event.ts'
 import type { EventsOptions } from '../emitters.ts'
 import { ForbiddenError, HistoryResetError, invalidEvent, UnauthorizedError } from '../errors.ts'
-import { assertWorkflowId } from '../event-validation.ts'
+import { assertOptionalBoolean, assertOptionalSeq, assertWorkflowId } from '../event-validation.ts'
+import { userIdOf } from '../token-verification.ts'
 import type { AuthorizeHook } from '../options.ts'
 import { type Duration, durationToMs } from '../replay/duration.ts'
 import type { RecordedAgentEvent } from '../schemas/index.ts'
@@ -151,12 +152,8 @@ function checkStreamOptions(options: SseStreamOptions): { afterSeq: number | und
     throw invalidEvent([{ field: 'options', message: 'must be an object' }])
   }
   const { afterSeq, resume, keepAlive } = options
-  if (afterSeq !== undefined && (!Number.isSafeInteger(afterSeq) || afterSeq < 0)) {
-    throw invalidEvent([{ field: 'afterSeq', message: 'must be an integer >= 0' }])
-  }
-  if (resume !== undefined && typeof resume !== 'boolean') {
-    throw invalidEvent([{ field: 'resume', message: 'must be a boolean' }])
-  }
+  assertOptionalSeq('afterSeq', afterSeq)
+  assertOptionalBoolean('resume', resume)
   const keepAliveMs = keepAlive === undefined ? SSE_KEEP_ALIVE_MS : durationToMs(keepAlive)
   if (keepAliveMs === undefined) {
     throw invalidEvent([{ field: 'keepAlive', message: 'must be a positive duration (milliseconds, or text such as \'15 seconds\')' }])
@@ -170,9 +167,8 @@ function authenticatedUser(request: FastifyRequest, userIdClaim: string): { user
   if (user === undefined || user === null) {
     throw new UnauthorizedError('request.user is not set: authenticate the route (onRequest: [app.authenticate], or await request.jwtVerify())')
   }
-  const claim = typeof user === 'object' ? (user as Record<string, unknown>)[userIdClaim] : undefined
-  const userId = typeof claim === 'number' && Number.isFinite(claim) ? String(claim) : claim
-  if (typeof userId !== 'string' || userId.length === 0) {
+  const userId = typeof user === 'object' ? userIdOf(user as Record<string, unknown>, userIdClaim) : undefined
+  if (userId === undefined) {
     throw new UnauthorizedError(`request.user has no "${userIdClaim}" (auth.userIdClaim)`)
   }
   return { user, userId }
